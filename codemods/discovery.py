@@ -1,0 +1,133 @@
+"""Which files a run looks at: Python files under the given paths, minus what ruff skips by
+default (VCS folders, virtualenvs, build output), what ``.gitignore`` files ignore, and
+``--exclude`` globs. A file named explicitly on the command line is always included.
+"""
+
+from __future__ import annotations
+
+import fnmatch
+import os
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import pathspec
+
+# ruff's default `exclude`, plus __pycache__.
+DEFAULT_EXCLUDED_DIRS = frozenset(
+    {
+        ".bzr", ".direnv", ".eggs", ".git", ".git-rewrite", ".hg", ".ipynb_checkpoints",
+        ".mypy_cache", ".nox", ".pants.d", ".pyenv", ".pytest_cache", ".pytype", ".ruff_cache",
+        ".svn", ".tox", ".venv", ".vscode", "__pypackages__", "_build", "buck-out", "build",
+        "dist", "node_modules", "site-packages", "venv", "__pycache__",
+    }
+)
+
+
+@dataclass
+class Discovery:
+    files: list[Path] = field(default_factory=list)
+    skipped: list[tuple[Path, str]] = field(default_factory=list)
+
+
+def _is_virtualenv(directory: Path) -> bool:
+    return (directory / "pyvenv.cfg").is_file()
+
+
+def _git_root(start: Path) -> Path | None:
+    for candidate in (start, *start.parents):
+        if (candidate / ".git").exists():
+            return candidate
+    return None
+
+
+class _GitIgnores:
+    """The .gitignore files that apply to a directory, nearest last (git's precedence)."""
+
+    def __init__(self) -> None:
+        self._specs: dict[Path, pathspec.GitIgnoreSpec | None] = {}
+
+    def _spec(self, directory: Path) -> pathspec.GitIgnoreSpec | None:
+        if directory not in self._specs:
+            path = directory / ".gitignore"
+            spec = None
+            if path.is_file():
+                try:
+                    lines = path.read_text(encoding="utf-8", errors="replace").splitlines()
+                    spec = pathspec.GitIgnoreSpec.from_lines(lines)
+                except (OSError, ValueError):
+                    spec = None
+            self._specs[directory] = spec
+        return self._specs[directory]
+
+    def ignored(self, path: Path, root: Path, is_dir: bool) -> bool:
+        parts = path.parent.relative_to(root).parts
+        chain = [root] + [root.joinpath(*parts[: i + 1]) for i in range(len(parts))]
+        verdict = False
+        for directory in chain:
+            spec = self._spec(directory)
+            if spec is None:
+                continue
+            rel = path.relative_to(directory).as_posix() + ("/" if is_dir else "")
+            result = spec.check_file(rel)
+            if result.include is not None:
+                verdict = result.include
+        return verdict
+
+
+def discover(paths: list[Path], exclude: list[str] = ()) -> Discovery:
+    found = Discovery()
+    seen: set[Path] = set()
+    ignores = _GitIgnores()
+
+    def excluded_by_glob(path: Path) -> bool:
+        posix = path.as_posix()
+        return any(
+            fnmatch.fnmatch(posix, pattern) or fnmatch.fnmatch(path.name, pattern)
+            for pattern in exclude
+        )
+
+    def add(path: Path) -> None:
+        key = path.resolve()
+        if key not in seen:
+            seen.add(key)
+            found.files.append(path)
+
+    for given in paths:
+        if given.is_symlink() and not given.exists():
+            found.skipped.append((given, "broken symlink"))
+            continue
+        if given.is_file():
+            if excluded_by_glob(given):
+                continue
+            add(given)
+            continue
+        if not given.is_dir():
+            found.skipped.append((given, "no such file or directory"))
+            continue
+        git_root = _git_root(given.resolve())
+        for dirpath, dirnames, filenames in os.walk(given):
+            directory = Path(dirpath)
+            keep = []
+            for name in sorted(dirnames):
+                sub = directory / name
+                if name in DEFAULT_EXCLUDED_DIRS or name.endswith(".egg-info"):
+                    continue
+                if sub.is_symlink() or _is_virtualenv(sub) or excluded_by_glob(sub):
+                    continue
+                if git_root and ignores.ignored(sub.resolve(), git_root, is_dir=True):
+                    continue
+                keep.append(name)
+            dirnames[:] = keep
+            for name in sorted(filenames):
+                if not name.endswith(".py"):
+                    continue
+                path = directory / name
+                if excluded_by_glob(path):
+                    continue
+                if path.is_symlink():
+                    found.skipped.append((path, "symlink (not followed)"))
+                    continue
+                if git_root and ignores.ignored(path.resolve(), git_root, is_dir=False):
+                    continue
+                add(path)
+    return found

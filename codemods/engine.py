@@ -1,0 +1,209 @@
+"""The engine: discover files, read them byte-exactly, parse, index the project, run the rules,
+apply and verify their fixes, and hand back old and new bytes. No printing, no writing: the
+command line (or a test) decides what to do with a `RunResult`.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import libcst as cst
+from libcst.codemod import CodemodContext
+from libcst.codemod.visitors import AddImportsVisitor
+from libcst.metadata.name_provider import ModuleNameAndPackage
+
+from codemods.discovery import discover
+from codemods.facts import CollectedModule, collect_facts, module_name_for
+from codemods.index import ProjectIndex
+from codemods.registry import RULES
+from codemods.rule import FileContext, Finding, Fix, Rule
+from codemods.source import SourceError, SourceText, read_bytes, write_atomic
+
+MAX_ROUNDS = 8
+
+
+@dataclass(frozen=True)
+class Settings:
+    select: frozenset[str] | None = None  # None: every rule
+    ignore: frozenset[str] = frozenset()
+    unsafe_fixes: bool = False
+    exclude: tuple[str, ...] = ()
+
+    def rules(self) -> list[Rule]:
+        return [
+            rule()
+            for rule in RULES
+            if (self.select is None or rule.code in self.select) and rule.code not in self.ignore
+        ]
+
+
+@dataclass
+class FileResult:
+    path: Path
+    original: bytes = b""
+    fixed: bytes | None = None  # the new bytes, when fixes changed the file
+    findings: list[Finding] = field(default_factory=list)  # what is left for a person
+    applied: list[Finding] = field(default_factory=list)  # what the fixes took care of
+    error: str | None = None  # why the file was left byte for byte
+    notes: list[str] = field(default_factory=list)  # fixes dropped, and why
+
+    @property
+    def changed(self) -> bool:
+        return self.fixed is not None and self.fixed != self.original
+
+
+@dataclass
+class RunResult:
+    files: list[FileResult]
+    skipped: list[tuple[Path, str]]
+
+    @property
+    def changed(self) -> list[FileResult]:
+        return [f for f in self.files if f.changed]
+
+    @property
+    def findings(self) -> list[Finding]:
+        return [finding for f in self.files for finding in f.findings]
+
+    @property
+    def errors(self) -> list[FileResult]:
+        return [f for f in self.files if f.error]
+
+
+@dataclass
+class _Parsed:
+    result: FileResult
+    source: SourceText
+    root: Path
+    where: ModuleNameAndPackage
+    collected: CollectedModule
+
+
+def run(paths: list[Path], settings: Settings = Settings()) -> RunResult:
+    found = discover(paths, list(settings.exclude))
+    results = [FileResult(path) for path in found.files]
+    parsed = [p for p in (_parse(r) for r in results) if p is not None]
+    _fix_all(parsed, settings)
+    return RunResult(results, found.skipped)
+
+
+def run_source(data: bytes, path: Path, settings: Settings = Settings()) -> FileResult:
+    """Fix one file's bytes on their own (standard input): the index is that file alone."""
+    result = FileResult(path, original=data)
+    parsed = _parse(result, data)
+    if parsed is not None:
+        _fix_all([parsed], settings)
+    return result
+
+
+def write(result: RunResult) -> None:
+    for file in result.changed:
+        write_atomic(file.path, file.fixed)
+
+
+def _parse(result: FileResult, data: bytes | None = None) -> _Parsed | None:
+    try:
+        if data is None:
+            data = result.original = read_bytes(result.path)
+        source = SourceText.decode(data)
+        module = cst.parse_module(source.text)
+    except SourceError as exc:
+        result.error = str(exc)
+        return None
+    except cst.ParserSyntaxError as exc:
+        result.error = f"cannot parse: line {exc.raw_line}, column {exc.raw_column}: {exc.message}"
+        return None
+    except RecursionError:
+        result.error = "cannot parse: nested too deeply"
+        return None
+    root, where = module_name_for(result.path)
+    return _Parsed(result, source, root, where, collect_facts(module, result.path, where))
+
+
+def _fix_all(parsed: list[_Parsed], settings: Settings) -> None:
+    by_root: dict[Path, list[_Parsed]] = defaultdict(list)
+    for item in parsed:
+        by_root[item.root].append(item)
+    rules = settings.rules()
+    for group in by_root.values():
+        index = ProjectIndex({p.where.name: p.collected.facts for p in group})
+        for item in group:
+            _fix_file(item, index, rules, settings)
+
+
+def _fix_file(item: _Parsed, index: ProjectIndex, rules: list[Rule], settings: Settings) -> None:
+    result, collected = item.result, item.collected
+    module = collected.wrapper.module
+    applied: list[Finding] = []
+    for _ in range(MAX_ROUNDS):
+        ctx = FileContext(result.path, module, collected, index.replacing(collected.facts))
+        findings = [finding for rule in rules for finding in rule.check(ctx)]
+        fixable = [
+            f for f in findings
+            if f.fix and (f.fix.applicability == "safe" or settings.unsafe_fixes)
+        ]
+        if not fixable:
+            break
+        try:
+            module = cst.parse_module(_apply(module, [f.fix for f in fixable], item.where).code)
+        except cst.ParserSyntaxError:
+            codes = ", ".join(sorted({f.code for f in fixable}))
+            result.notes.append(f"fix ({codes}) introduced a syntax error; reverting all changes")
+            _report_unfixed(result, item, index, rules)
+            return
+        applied.extend(fixable)
+        collected = collect_facts(module, result.path, item.where)
+    else:
+        result.notes.append("fixes did not converge; reverting all changes")
+        _report_unfixed(result, item, index, rules)
+        return
+    result.findings = findings
+    result.applied = applied
+    if applied:
+        try:
+            result.fixed = item.source.encode(module.code)
+        except SourceError as exc:
+            result.notes.append(f"{exc}; reverting all changes")
+            _report_unfixed(result, item, index, rules)
+
+
+def _report_unfixed(result, item, index, rules) -> None:
+    ctx = FileContext(result.path, item.collected.wrapper.module, item.collected, index)
+    result.findings = [finding for rule in rules for finding in rule.check(ctx)]
+    result.applied = []
+    result.fixed = None
+
+
+class _ApplyEdits(cst.CSTTransformer):
+    def __init__(self, edits) -> None:
+        super().__init__()
+        self.edits = edits
+
+    def on_leave(self, original_node, updated_node):
+        for edit in self.edits.get(id(original_node), ()):
+            if not isinstance(updated_node, cst.CSTNode):
+                break
+            updated_node = edit(updated_node)
+        return updated_node
+
+
+def _apply(module: cst.Module, fixes: list[Fix], where: ModuleNameAndPackage) -> cst.Module:
+    edits = defaultdict(list)
+    imports = []
+    for fix in fixes:
+        for node, edit in fix.edits:
+            edits[id(node)].append(edit)
+        imports.extend(fix.imports)
+    module = module.visit(_ApplyEdits(edits))
+    # With a package name LibCST merges an absolute import into an existing relative one of
+    # the same module; without one it keeps a new relative import relative.
+    absolute = [i for i in imports if not i.relative]
+    relative = [i for i in imports if i.relative]
+    if absolute:
+        context = CodemodContext(full_module_name=where.name, full_package_name=where.package)
+        module = AddImportsVisitor(context, absolute).transform_module(module)
+    if relative:
+        module = AddImportsVisitor(CodemodContext(), relative).transform_module(module)
+    return module

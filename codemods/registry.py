@@ -1,0 +1,13 @@
+"""Every rule fixsessions runs, in code order. Adding a rule is one line here."""
+
+from __future__ import annotations
+
+from codemods.rule import Rule
+from codemods.teardown import MissingTeardown, TeardownClose
+
+RULES: tuple[type[Rule], ...] = (
+    MissingTeardown,
+    TeardownClose,
+)
+
+BY_CODE: dict[str, type[Rule]] = {rule.code: rule for rule in RULES}

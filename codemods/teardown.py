@@ -1,0 +1,238 @@
+"""FS001 adds the teardown that calls ``REGISTRY.remove()`` to every Flask app that uses a
+``scoped_session`` registry without one; FS002 turns ``REGISTRY.close()`` in a teardown into
+``remove()``. Both read the project index, so registries, apps and teardowns may live in
+different modules and be imported under any spelling.
+"""
+
+from __future__ import annotations
+
+import os
+from typing import Iterator
+
+import libcst as cst
+import libcst.matchers as m
+from libcst.codemod.visitors import ImportItem
+from libcst.metadata import ParentNodeProvider
+
+from codemods.facts import AppDef
+from codemods.rule import FileContext, Finding, Fix, Rule
+
+HANDLER = "shutdown_session"
+
+
+def _where(index, qname: str) -> str:
+    definition = index.registries[qname][0]
+    path = index.modules[index.registry_module(qname)].path
+    return f"{os.path.relpath(path)}:{definition.location.line}"
+
+
+class MissingTeardown(Rule):
+    code = "FS001"
+    name = "missing-teardown"
+    what = (
+        "A `scoped_session` registry used by a Flask app that registers no "
+        "`teardown_appcontext`/`teardown_request` handler reaching `REGISTRY.remove()`."
+    )
+    why = (
+        "`scoped_session` gives one session per thread, not per request. Without `remove()` when "
+        "the request ends, a pooled worker thread keeps the same session, its identity map and "
+        "its open transaction for ever: on a database with per-transaction snapshots (MySQL, "
+        "PostgreSQL REPEATABLE READ, SQLite WAL) every later request on that thread reads the "
+        "snapshot taken by an earlier one, with no error anywhere."
+    )
+    example = (
+        "db_session = scoped_session(sessionmaker(bind=engine))\n\n"
+        "app = Flask(__name__)\n"
+    )
+    use_instead = (
+        "db_session = scoped_session(sessionmaker(bind=engine))\n\n"
+        "app = Flask(__name__)\n\n\n"
+        "@app.teardown_appcontext\n"
+        "def shutdown_session(exception=None):\n"
+        "    db_session.remove()\n"
+    )
+    fix_safety = (
+        "Safe when the registry has one definition and the app is bound to a name: the handler "
+        "is registered right after the app is created (inside the factory, so every return path "
+        "is covered). Objects that views keep past the request come back detached afterwards; "
+        "FS003 finds those. Code that pushes nested `app.app_context()`s inside a request will "
+        "see `remove()` run when the inner context pops (flask-sqlalchemy #508)."
+    )
+
+    def check(self, ctx: FileContext) -> Iterator[Finding]:
+        index = ctx.index
+        used = index.registries_used_by(ctx.facts.name)
+        if not used:
+            return
+        for app in ctx.facts.apps:
+            handlers = (
+                h for reg in index.registrations_for(app, ctx.facts.name) for h in reg.handler
+            ) if app.qname else ()
+            reach = index.reach(handlers)
+            if reach.unknown_remove:
+                continue  # a handler removes something we cannot name: trust it
+            missing = [q for q in used if q not in reach.removes | reach.closes]
+            if not missing:
+                continue
+            names = ", ".join(f"`{index.registries[q][0].name}` ({_where(index, q)})" for q in missing)
+            message = (
+                f"Flask app `{app.var or 'Flask(...)'}` uses scoped_session {names} but no "
+                f"teardown calls `remove()`: worker threads keep one session and its transaction "
+                f"across requests"
+            )
+            fix, reason = self._fix(ctx, app, missing)
+            if reason:
+                message += f" (not fixed: {reason})"
+            yield self.finding(ctx, app.location, message, fix)
+
+    # -- the fix ------------------------------------------------------------------------------
+    def _fix(self, ctx: FileContext, app: AppDef, missing: list[str]):
+        index, facts = ctx.index, ctx.facts
+        statement = ctx.collected.app_statements.get(app.location)
+        if app.var is None or statement is None:
+            return None, "the app is not assigned to a plain name"
+        block = ctx.wrapper.resolve(ParentNodeProvider)[statement]
+        if not isinstance(block, (cst.Module, cst.IndentedBlock)):
+            return None, "the app is created in a one-line block"
+        for qname in missing:
+            if len(index.registries[qname]) > 1:
+                return None, f"`{qname}` is defined more than once"
+
+        references, imports, local_imports = [], [], []
+        for qname in missing:
+            ref, item = self._reference(ctx, qname)
+            if ref is None:
+                return None, item
+            references.append(ref)
+            if item is None:
+                continue
+            # Import inside the handler when the registry's module imports this one back.
+            if facts.name in index.closure(index.registry_module(qname)):
+                local_imports.append(item)
+            else:
+                imports.append(item)
+
+        scope = ctx.collected.function_nodes.get(app.function) if app.function else ctx.module
+        handler = self._handler_name(scope)
+        lines = [f"@{app.var}.teardown_appcontext", f"def {handler}(exception=None):"]
+        lines += [f"    {_import_code(i)}" for i in local_imports]
+        lines += [f"    {ref}.remove()" for ref in references]
+        config = ctx.module.config_for_parsing
+        blank = cst.EmptyLine(indent=False)
+        spacing = 1 if app.function else 2
+        function = cst.parse_statement(config.default_newline.join(lines) + config.default_newline, config)
+        function = function.with_changes(leading_lines=[blank] * spacing)
+
+        body = list(block.body)
+        position = next(i for i, stmt in enumerate(body) if stmt is statement)
+        edits = [(statement, lambda node: cst.FlattenSentinel([node, function]))]
+        if position + 1 < len(body):
+            following = body[position + 1]
+            edits.append((following, lambda node: _ensure_blank_lines(node, spacing)))
+        return Fix("safe", edits, imports), None
+
+    def _reference(self, ctx: FileContext, qname: str):
+        """How this module names the registry, and the import to add if it does not yet."""
+        index, facts = ctx.index, ctx.facts
+        module, _, name = qname.rpartition(".")
+        if module == facts.name:
+            return name, None
+        for local, target in sorted(facts.bindings.items(), key=lambda kv: kv[0] != name):
+            resolved = index.resolve(target)
+            if resolved == qname:
+                return local, None
+            if module == resolved or module.startswith(resolved + "."):
+                return local + module[len(resolved) :] + "." + name, None
+        if name in facts.module_names or name in facts.bindings:
+            return None, f"`{name}` already names something else in this module"
+        if any(target.rpartition(".")[0] == module for target in facts.bindings.values()):
+            return name, ImportItem(module, name)  # merged into the existing `from ... import`
+        top = facts.name.split(".")[0]
+        if facts.relative_imports and module.split(".")[0] == top and facts.package:
+            relative = _relative(module, facts.package)
+            if relative:
+                return name, ImportItem(relative[1], name, None, relative[0])
+        return name, ImportItem(module, name)
+
+    @staticmethod
+    def _handler_name(scope: cst.CSTNode) -> str:
+        taken = {n.value for n in m.findall(scope, m.Name())}
+        candidate, number = HANDLER, 2
+        while candidate in taken:
+            candidate, number = f"{HANDLER}_{number}", number + 1
+        return candidate
+
+
+def _relative(module: str, package: str) -> tuple[int, str] | None:
+    """``pkg.sub.database`` seen from package ``pkg.sub.web`` is ``(2, "database")``."""
+    target, base = module.split("."), package.split(".")
+    common = 0
+    while common < min(len(target) - 1, len(base)) and target[common] == base[common]:
+        common += 1
+    if common == 0:
+        return None
+    return len(base) - common + 1, ".".join(target[common:])
+
+
+def _import_code(item: ImportItem) -> str:
+    return f"from {'.' * item.relative}{item.module_name} import {item.obj_name}"
+
+
+def _ensure_blank_lines(node: cst.CSTNode, count: int) -> cst.CSTNode:
+    leading = list(node.leading_lines)
+    have = 0
+    while have < len(leading) and leading[have].comment is None:
+        have += 1
+    if have >= count:
+        return node
+    return node.with_changes(leading_lines=[cst.EmptyLine(indent=False)] * (count - have) + leading)
+
+
+class TeardownClose(Rule):
+    code = "FS002"
+    name = "teardown-close"
+    what = "A teardown handler that calls `REGISTRY.close()` on a `scoped_session` registry."
+    why = (
+        "`close()` ends the session but leaves it in the registry. With the default thread-local "
+        "scope the thread reuses it, and with a custom `scopefunc` (one key per request) every "
+        "request leaves an entry behind that is never freed. `remove()` closes the session and "
+        "discards the registry entry."
+    )
+    example = (
+        "@app.teardown_appcontext\n"
+        "def shutdown_session(exception=None):\n"
+        "    db_session.close()\n"
+    )
+    use_instead = (
+        "@app.teardown_appcontext\n"
+        "def shutdown_session(exception=None):\n"
+        "    db_session.remove()\n"
+    )
+    fix_safety = "Safe: `remove()` calls `close()` first, then drops the registry entry."
+
+    def check(self, ctx: FileContext) -> Iterator[Finding]:
+        index = ctx.index
+        handlers = index.teardown_handlers
+        for qname, node in ctx.collected.function_nodes.items():
+            if index.resolve(qname) not in handlers:
+                continue
+            function = ctx.facts.functions[qname]
+            if index.resolve_all(function.removes) & index.resolve_all(function.closes):
+                continue
+            yield from self._closes(ctx, node)
+
+    def _closes(self, ctx: FileContext, function: cst.FunctionDef) -> Iterator[Finding]:
+        index = ctx.index
+        pattern = m.Call(func=m.Attribute(attr=m.Name("close")), args=[])
+        for call in m.findall(function.body, pattern):
+            owner = index.resolve_all(ctx.qnames(call.func.value))
+            registries = sorted(q for q in owner if q in index.registries)
+            if not registries:
+                continue
+            fix = Fix("safe", [(call.func.attr, lambda node: node.with_changes(value="remove"))])
+            name = index.registries[registries[0]][0].name
+            message = (
+                f"teardown calls `{name}.close()`: use `{name}.remove()`, which also discards "
+                f"the registry's session"
+            )
+            yield self.finding(ctx, ctx.location(call), message, fix)

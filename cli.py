@@ -10,7 +10,7 @@ import click
 
 from codemods import __version__
 from codemods.diff import unified_diff
-from codemods.engine import FileResult, RunResult, Settings, run, run_source, write
+from codemods.engine import RunResult, Settings, run, run_source, write
 from codemods.registry import BY_CODE, RULES
 from codemods.source import SourceError
 
@@ -125,7 +125,9 @@ def _report(result: RunResult, dry_run: bool, check: bool, quiet: bool) -> int:
             click.echo(f"{left} finding(s) need a person (no safe fix).", err=True)
         if not fixes and not left and not result.errors:
             click.echo("No session-lifecycle problems found.", err=True)
-    wrote = not (dry_run or check or stdin)
+    wrote = not (dry_run or check)  # stdin: the fixed text went to stdout
+    if any(f.internal_error for f in result.files):
+        return 2
     if left or result.errors or (changed and not wrote):
         return 1
     return 0

@@ -79,12 +79,16 @@ def discover(paths: list[Path], exclude: list[str] = ()) -> Discovery:
     seen: set[Path] = set()
     ignores = _GitIgnores()
 
-    def excluded_by_glob(path: Path) -> bool:
-        posix = path.as_posix()
-        return any(
-            fnmatch.fnmatch(posix, pattern) or fnmatch.fnmatch(path.name, pattern)
-            for pattern in exclude
-        )
+    def excluded_by_glob(path: Path, base: Path) -> bool:
+        """ruff's reading of --exclude: a glob on the path below the walked folder (or the
+        working directory), or on the file or folder name alone."""
+        candidates = {path.name, path.as_posix()}
+        for anchor in (base, Path.cwd()):
+            try:
+                candidates.add(path.resolve().relative_to(anchor.resolve()).as_posix())
+            except ValueError:
+                pass
+        return any(fnmatch.fnmatch(c, pattern) for c in candidates for pattern in exclude)
 
     def add(path: Path) -> None:
         key = path.resolve()
@@ -97,7 +101,7 @@ def discover(paths: list[Path], exclude: list[str] = ()) -> Discovery:
             found.skipped.append((given, "broken symlink"))
             continue
         if given.is_file():
-            if excluded_by_glob(given):
+            if excluded_by_glob(given, given.parent):
                 continue
             add(given)
             continue
@@ -112,7 +116,7 @@ def discover(paths: list[Path], exclude: list[str] = ()) -> Discovery:
                 sub = directory / name
                 if name in DEFAULT_EXCLUDED_DIRS or name.endswith(".egg-info"):
                     continue
-                if sub.is_symlink() or _is_virtualenv(sub) or excluded_by_glob(sub):
+                if sub.is_symlink() or _is_virtualenv(sub) or excluded_by_glob(sub, given):
                     continue
                 if git_root and ignores.ignored(sub.resolve(), git_root, is_dir=True):
                     continue
@@ -122,7 +126,7 @@ def discover(paths: list[Path], exclude: list[str] = ()) -> Discovery:
                 if not name.endswith(".py"):
                     continue
                 path = directory / name
-                if excluded_by_glob(path):
+                if excluded_by_glob(path, given):
                     continue
                 if path.is_symlink():
                     found.skipped.append((path, "symlink (not followed)"))

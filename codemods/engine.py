@@ -47,6 +47,7 @@ class FileResult:
     findings: list[Finding] = field(default_factory=list)  # what is left for a person
     applied: list[Finding] = field(default_factory=list)  # what the fixes took care of
     error: str | None = None  # why the file was left byte for byte
+    internal_error: bool = False  # the error is a bug in fixsessions, not in the file
     notes: list[str] = field(default_factory=list)  # fixes dropped, and why
 
     @property
@@ -113,13 +114,24 @@ def _parse(result: FileResult, data: bytes | None = None) -> _Parsed | None:
         result.error = str(exc)
         return None
     except cst.ParserSyntaxError as exc:
-        result.error = f"cannot parse: line {exc.raw_line}, column {exc.raw_column}: {exc.message}"
+        result.error = _syntax_error(source.text, exc)
         return None
     except RecursionError:
         result.error = "cannot parse: nested too deeply"
         return None
     root, where = module_name_for(result.path)
     return _Parsed(result, source, root, where, collect_facts(module, result.path, where))
+
+
+def _syntax_error(text: str, exc: cst.ParserSyntaxError) -> str:
+    """Python's own wording and position when it agrees the file is invalid."""
+    try:
+        compile(text, "<file>", "exec", dont_inherit=True, flags=0x400)  # PyCF_ONLY_AST
+    except SyntaxError as python:
+        return f"cannot parse: line {python.lineno}, column {python.offset}: {python.msg}"
+    except (ValueError, RecursionError, MemoryError):
+        pass
+    return f"cannot parse: line {exc.raw_line}, column {exc.raw_column + 1}: {exc.message}"
 
 
 def _fix_all(parsed: list[_Parsed], settings: Settings) -> None:
@@ -139,7 +151,12 @@ def _fix_file(item: _Parsed, index: ProjectIndex, rules: list[Rule], settings: S
     applied: list[Finding] = []
     for _ in range(MAX_ROUNDS):
         ctx = FileContext(result.path, module, collected, index.replacing(collected.facts))
-        findings = [finding for rule in rules for finding in rule.check(ctx)]
+        try:
+            findings = _check(rules, ctx)
+        except _RuleCrashed as crash:
+            result.error, result.internal_error = str(crash), True
+            result.findings, result.applied, result.fixed = [], [], None
+            return
         fixable = [
             f for f in findings
             if f.fix and (f.fix.applicability == "safe" or settings.unsafe_fixes)
@@ -151,6 +168,11 @@ def _fix_file(item: _Parsed, index: ProjectIndex, rules: list[Rule], settings: S
         except cst.ParserSyntaxError:
             codes = ", ".join(sorted({f.code for f in fixable}))
             result.notes.append(f"fix ({codes}) introduced a syntax error; reverting all changes")
+            _report_unfixed(result, item, index, rules)
+            return
+        except Exception as exc:  # a rule's edit failed: keep the file, say which rule
+            codes = ", ".join(sorted({f.code for f in fixable}))
+            result.notes.append(f"fix ({codes}) failed ({exc!r}); reverting all changes")
             _report_unfixed(result, item, index, rules)
             return
         applied.extend(fixable)
@@ -169,9 +191,23 @@ def _fix_file(item: _Parsed, index: ProjectIndex, rules: list[Rule], settings: S
             _report_unfixed(result, item, index, rules)
 
 
+class _RuleCrashed(Exception):
+    pass
+
+
+def _check(rules: list[Rule], ctx: FileContext) -> list[Finding]:
+    findings = []
+    for rule in rules:
+        try:
+            findings.extend(rule.check(ctx))
+        except Exception as exc:
+            raise _RuleCrashed(f"internal error in {rule.code} ({exc!r})") from exc
+    return findings
+
+
 def _report_unfixed(result, item, index, rules) -> None:
     ctx = FileContext(result.path, item.collected.wrapper.module, item.collected, index)
-    result.findings = [finding for rule in rules for finding in rule.check(ctx)]
+    result.findings = _check(rules, ctx)
     result.applied = []
     result.fixed = None
 

@@ -283,7 +283,12 @@ class _Collector(cst.CSTVisitor):
         if isinstance(func, cst.Attribute):
             method = func.attr.value
             if method in ("remove", "close") and not node.args and info is not None:
-                owner = self.qnames(func.value)
+                # Only a name or attribute names the object: `factory().remove()` does not.
+                owner = (
+                    self.qnames(func.value)
+                    if isinstance(func.value, (cst.Name, cst.Attribute))
+                    else frozenset()
+                )
                 if method == "remove":
                     info.removes |= owner
                     info.unresolved_remove |= not owner

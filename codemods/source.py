@@ -31,7 +31,11 @@ class SourceText:
         try:
             encoding, _ = tokenize.detect_encoding(io.BytesIO(data).readline)
         except SyntaxError as exc:
-            raise SourceError(f"cannot detect encoding: {exc}") from None
+            try:  # no usable cookie: say what is wrong with the UTF-8 Python falls back to
+                data.decode("utf-8")
+            except UnicodeDecodeError as utf8:
+                raise SourceError(f"not valid utf-8: {utf8}") from None
+            raise SourceError(f"bad encoding declaration: {exc}") from None
         bom = codecs.BOM_UTF8 if data.startswith(codecs.BOM_UTF8) else b""
         if encoding == "utf-8-sig":
             encoding = "utf-8"

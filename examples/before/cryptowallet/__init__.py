@@ -1,0 +1,1 @@
+"""A small wallet API: wallets, their transactions, labels and contacts."""

@@ -1,0 +1,56 @@
+"""Lookups and updates the views share."""
+
+from functools import lru_cache
+
+from .database import SessionLocal, db_session
+from .models import Asset, Contact, LabelChange, Transaction, Wallet
+
+# The assets the API accepts, read once when the module is imported.
+SUPPORTED_ASSETS = db_session.query(Asset).order_by(Asset.symbol).all()
+
+_contacts = {}
+
+
+def get_contact(contact_id):
+    if contact_id not in _contacts:
+        _contacts[contact_id] = db_session.get(Contact, contact_id)
+    return _contacts[contact_id]
+
+
+@lru_cache(maxsize=256)
+def get_wallet(address):
+    return db_session.query(Wallet).filter_by(address=address).one_or_none()
+
+
+def update_label(tx_id, label, changed_by="api"):
+    """Set a transaction's label, keeping an audit trail of label changes."""
+    session = SessionLocal()
+    session.add(LabelChange(transaction_id=tx_id, label=label, changed_by=changed_by))
+    tx = session.get(Transaction, tx_id)
+    if tx is None:
+        raise LookupError(f"transaction {tx_id} does not exist")
+    tx.label = label
+    session.commit()
+    session.close()
+
+
+def associate_contact(tx_id, contact_id):
+    session = SessionLocal()
+    try:
+        tx = session.get(Transaction, tx_id)
+        if tx is None:
+            raise LookupError(f"transaction {tx_id} does not exist")
+        tx.contact_id = contact_id
+        session.commit()
+    except Exception:
+        session.rollback()
+        raise
+    finally:
+        session.close()
+
+
+def load_transaction(tx_id):
+    session = SessionLocal()
+    tx = session.get(Transaction, tx_id)
+    session.close()
+    return tx

@@ -1,0 +1,140 @@
+"""The installed `fixsessions` command, run as a user runs it."""
+
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from helpers import make_project
+
+FIXSESSIONS = str(Path(sys.executable).with_name("fixsessions"))
+
+APP = """\
+from flask import Flask
+from sqlalchemy.orm import scoped_session
+
+db_session = scoped_session(maker)
+app = Flask(__name__)
+"""
+
+
+def fixsessions(*args, cwd, stdin=None):
+    return subprocess.run(
+        [FIXSESSIONS, *args], cwd=cwd, input=stdin, capture_output=True, timeout=120
+    )
+
+
+def tricky_tree(root: Path) -> Path:
+    return make_project(root, {
+        "crlf_bom.py": ("\ufeff" + APP).replace("\n", "\r\n").encode("utf-8"),
+        "no_newline.py": APP.rstrip("\n").encode("utf-8"),
+        "latin1.py": b"# -*- coding: latin-1 -*-\n" + APP.encode() + b"NAME = 'caf\xe9'\n",
+        "clean.py": "x = 1\n",
+        "pkg/__init__.py": "",
+        "pkg/database.py": "from sqlalchemy import orm\n\nS = orm.scoped_session(m)\n",
+        "pkg/app.py": "import flask\n\nfrom pkg import database\n\napp = flask.Flask(__name__)\n",
+    })
+
+
+def snapshot(root: Path) -> dict[str, bytes]:
+    return {
+        p.relative_to(root).as_posix(): p.read_bytes()
+        for p in sorted(root.rglob("*"))
+        if p.is_file() and ".git" not in p.parts
+    }
+
+
+def test_dry_run_patch_applies_to_exactly_what_write_mode_writes(tmp_path):
+    if shutil.which("git") is None:
+        pytest.skip("git is not installed")
+    original = tricky_tree(tmp_path / "original")
+    patched = tmp_path / "patched"
+    written = tmp_path / "written"
+    shutil.copytree(original, patched)
+    shutil.copytree(original, written)
+
+    dry = fixsessions("--dry-run", ".", cwd=patched)
+    assert dry.returncode == 1
+    assert dry.stdout.startswith(b"--- a/")
+    assert b"Would fix 4 finding(s) in 4 file(s)." in dry.stderr
+    assert snapshot(patched) == snapshot(original)  # dry run wrote nothing
+
+    (tmp_path / "fix.patch").write_bytes(dry.stdout)
+    subprocess.run(["git", "init", "-q"], cwd=patched, check=True)
+    subprocess.run(["git", "apply", str(tmp_path / "fix.patch")], cwd=patched, check=True)
+
+    wrote = fixsessions(".", cwd=written)
+    assert wrote.returncode == 0, wrote.stderr
+    assert wrote.stdout == b""
+    assert snapshot(patched) == snapshot(written)
+    assert snapshot(written) != snapshot(original)
+    assert snapshot(written)["crlf_bom.py"].startswith(b"\xef\xbb\xbffrom flask")
+    assert b"\r\n    db_session.remove()\r\n" in snapshot(written)["crlf_bom.py"]
+    assert not snapshot(written)["no_newline.py"].endswith(b"\n")
+
+    again = fixsessions("--dry-run", ".", cwd=written)
+    assert (again.returncode, again.stdout) == (0, b"")
+
+
+def test_exit_codes(tmp_path):
+    root = make_project(tmp_path, {"app.py": APP})
+    assert fixsessions("--check", ".", cwd=root).returncode == 1
+    assert fixsessions("--dry-run", ".", cwd=root).returncode == 1
+    assert fixsessions(".", cwd=root).returncode == 0  # everything fixed
+    clean = fixsessions("--check", ".", cwd=root)
+    assert clean.returncode == 0
+    assert b"No session-lifecycle problems found." in clean.stderr
+
+    usage = fixsessions("--select", "FS999", ".", cwd=root)
+    assert usage.returncode == 2
+    assert b"unknown rule code(s): FS999" in usage.stderr
+
+
+def test_findings_left_for_a_person_exit_1_in_write_mode(tmp_path):
+    root = make_project(tmp_path, {
+        "database.py": "from sqlalchemy.orm import scoped_session\n\nS = scoped_session(m)\n",
+        "factory.py": "from flask import Flask\n\nimport database\n\n\ndef make():\n    return Flask(__name__)\n",
+    })
+    result = fixsessions(".", cwd=root)
+    assert result.returncode == 1
+    assert result.stderr.startswith(b"factory.py:7:12: FS001 Flask app `Flask(...)` uses scoped_session")
+
+
+def test_unparseable_file_is_named_and_the_run_goes_on(tmp_path):
+    root = make_project(tmp_path, {"broken.py": "def f(:\n", "app.py": APP})
+    result = fixsessions(".", cwd=root)
+    assert b"error: broken.py: cannot parse: line 1" in result.stderr
+    assert (root / "broken.py").read_bytes() == b"def f(:\n"
+    assert b"db_session.remove()" in (root / "app.py").read_bytes()
+    assert result.returncode == 1
+
+
+def test_check_prints_findings_with_position(tmp_path):
+    root = make_project(tmp_path, {"app.py": APP})
+    result = fixsessions("--check", ".", cwd=root)
+    assert result.stdout == b""
+    assert result.stderr.splitlines()[0].startswith(
+        b"app.py:5:7: FS001 Flask app `app` uses scoped_session `db_session` (app.py:4)"
+    )
+    assert (root / "app.py").read_text() == APP
+
+
+def test_stdin_to_stdout(tmp_path):
+    result = fixsessions("-", cwd=tmp_path, stdin=APP.encode())
+    assert result.returncode == 0
+    assert result.stdout.endswith(b"def shutdown_session(exception=None):\n    db_session.remove()\n")
+
+
+def test_explain_and_rules(tmp_path):
+    explain = fixsessions("explain", "fs001", cwd=tmp_path)
+    assert explain.returncode == 0
+    text = explain.stdout.decode()
+    for heading in ("## What it finds", "## Why it causes stale or lost data", "## Example",
+                    "## Use instead", "## Fix safety"):
+        assert heading in text
+    assert text.startswith("# missing-teardown (FS001)")
+    rules = fixsessions("rules", cwd=tmp_path)
+    assert rules.stdout.decode().splitlines() == ["FS001  missing-teardown", "FS002  teardown-close"]
+    assert fixsessions("explain", "FS999", cwd=tmp_path).returncode == 2

@@ -1,0 +1,178 @@
+"""The engine's promises: bytes kept, bad files named and left alone, fixes verified."""
+
+import os
+import stat
+
+import libcst as cst
+import pytest
+
+from codemods import engine
+from codemods.discovery import discover
+from codemods.engine import Settings, run, write
+from codemods.rule import Fix, Rule
+from codemods.source import SourceError, SourceText, write_atomic
+from helpers import make_project
+
+BROKEN_APP = b"""\
+from flask import Flask
+from sqlalchemy.orm import scoped_session
+
+db_session = scoped_session(maker)
+app = Flask(__name__)
+"""
+
+
+@pytest.mark.parametrize(
+    "data",
+    [
+        b"x = 1\n",
+        b"x = 1",
+        b"x = 1\r\ny = 2\r\n",
+        b"\xef\xbb\xbfx = 1\n",
+        b"# -*- coding: latin-1 -*-\nname = '\xe9'\n",
+        b"x = 1\n\x0c\ny = '\xe2\x80\xa8'\n",
+    ],
+)
+def test_source_text_round_trips(data):
+    source = SourceText.decode(data)
+    assert source.encode(source.text) == data
+
+
+def test_invalid_utf8_is_rejected_with_reason():
+    with pytest.raises(SourceError, match="not valid utf-8"):
+        SourceText.decode(b"x = '\xff'\n")
+
+
+def test_bad_files_are_named_left_alone_and_the_run_goes_on(tmp_path):
+    root = make_project(tmp_path, {
+        "bad_encoding.py": b"x = '\xff\xfe'\n",
+        "bad_syntax.py": b"def f(:\n    pass\n",
+        "app.py": BROKEN_APP,
+    })
+    result = run([root])
+    errors = {f.path.name: f.error for f in result.errors}
+    assert errors["bad_encoding.py"].startswith("not valid utf-8")
+    assert errors["bad_syntax.py"].startswith("cannot parse: line 1")
+    write(result)
+    assert (root / "bad_encoding.py").read_bytes() == b"x = '\xff\xfe'\n"
+    assert (root / "bad_syntax.py").read_bytes() == b"def f(:\n    pass\n"
+    assert b"db_session.remove()" in (root / "app.py").read_bytes()
+
+
+def test_latin1_file_stays_latin1(tmp_path):
+    source = b"# -*- coding: latin-1 -*-\n" + BROKEN_APP + b"GREETING = 'h\xe9'\n"
+    root = make_project(tmp_path, {"app.py": source})
+    result = run([root])
+    [file] = result.changed
+    assert file.fixed.startswith(b"# -*- coding: latin-1 -*-\n")
+    assert file.fixed.endswith(b"GREETING = 'h\xe9'\n")
+    assert b"db_session.remove()" in file.fixed
+
+
+def test_atomic_write_keeps_mode_and_leaves_no_temp_file(tmp_path):
+    path = tmp_path / "script.py"
+    path.write_bytes(b"old\n")
+    path.chmod(0o751)
+    write_atomic(path, b"new\n")
+    assert path.read_bytes() == b"new\n"
+    assert stat.S_IMODE(path.stat().st_mode) == 0o751
+    assert sorted(os.listdir(tmp_path)) == ["script.py"]
+
+
+def test_discovery_skips_what_ruff_skips_and_gitignore(tmp_path):
+    root = make_project(tmp_path, {
+        "keep.py": "",
+        "pkg/mod.py": "",
+        ".venv/lib/x.py": "",
+        "node_modules/x.py": "",
+        "lib/site-packages/x.py": "",
+        "env2/pyvenv.cfg": "",
+        "env2/x.py": "",
+        "build/x.py": "",
+        "generated/x.py": "",
+        "logs/keep_me.py": "",
+        "logs/drop.py": "",
+        "notes.txt": "",
+        ".gitignore": "generated/\nlogs/*.py\n!logs/keep_me.py\n",
+    })
+    (root / ".git").mkdir()
+    found = discover([root])
+    names = sorted(p.relative_to(root).as_posix() for p in found.files)
+    assert names == ["keep.py", "logs/keep_me.py", "pkg/mod.py"]
+    # A file named on the command line is looked at even when ignored.
+    assert discover([root / "generated" / "x.py"]).files == [root / "generated" / "x.py"]
+    assert discover([root], exclude=["pkg/*"]).files == [root / "keep.py", root / "logs/keep_me.py"]
+
+
+def test_symlinks_are_not_followed(tmp_path):
+    outside = make_project(tmp_path / "outside", {"app.py": BROKEN_APP})
+    root = make_project(tmp_path / "tree", {"real.py": ""})
+    (root / "linked.py").symlink_to(outside / "app.py")
+    (root / "linked_dir").symlink_to(outside, target_is_directory=True)
+    found = discover([root])
+    assert found.files == [root / "real.py"]
+    assert found.skipped == [(root / "linked.py", "symlink (not followed)")]
+
+
+class _BreaksSyntax(Rule):
+    code, name = "FS001", "breaks-syntax"
+
+    def check(self, ctx):
+        for node in ctx.collected.app_statements.values():
+            edit = lambda n: n.with_changes(body=[cst.Expr(cst.Name("class"))])  # noqa: E731
+            yield self.finding(ctx, ctx.facts.apps[0].location, "x", Fix("safe", [(node, edit)]))
+
+
+class _NeverConverges(Rule):
+    code, name = "FS001", "never-converges"
+
+    def check(self, ctx):
+        edit = lambda n: n.with_changes(header=[*n.header, cst.EmptyLine(comment=cst.Comment("# x"))])  # noqa: E731
+        yield self.finding(ctx, ctx.facts.apps[0].location, "x", Fix("safe", [(ctx.module, edit)]))
+
+
+class _EditRaises(Rule):
+    code, name = "FS001", "edit-raises"
+
+    def check(self, ctx):
+        def edit(node):
+            raise KeyError("boom")
+
+        yield self.finding(ctx, ctx.facts.apps[0].location, "x", Fix("safe", [(ctx.module, edit)]))
+
+
+@pytest.mark.parametrize(
+    "rule, note",
+    [
+        (_BreaksSyntax, "fix (FS001) introduced a syntax error; reverting all changes"),
+        (_NeverConverges, "fixes did not converge; reverting all changes"),
+        (_EditRaises, "fix (FS001) failed (KeyError('boom')); reverting all changes"),
+    ],
+)
+def test_a_bad_fix_is_reverted_and_said(tmp_path, monkeypatch, rule, note):
+    monkeypatch.setattr(engine, "RULES", (rule,))
+    root = make_project(tmp_path, {"app.py": BROKEN_APP})
+    result = run([root], Settings())
+    [file] = result.files
+    assert file.notes == [note]
+    assert not file.changed and file.applied == []
+    assert [f.message for f in file.findings] == ["x"]  # still reported, for a person
+
+
+class _CheckRaises(Rule):
+    code, name = "FS001", "check-raises"
+
+    def check(self, ctx):
+        raise ValueError("bug")
+
+
+def test_a_crashing_rule_is_an_internal_error_naming_the_file(tmp_path, monkeypatch):
+    monkeypatch.setattr(engine, "RULES", (_CheckRaises,))
+    root = make_project(tmp_path, {"app.py": BROKEN_APP, "other.py": "x = 1\n"})
+    result = run([root], Settings())
+    crashed = {f.path.name: f.error for f in result.files if f.internal_error}
+    assert crashed == {
+        "app.py": "internal error in FS001 (ValueError('bug'))",
+        "other.py": "internal error in FS001 (ValueError('bug'))",
+    }
+    assert result.changed == []

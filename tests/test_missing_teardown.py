@@ -1,0 +1,823 @@
+"""FS001 missing-teardown: no-op cases first, then rewrites, then what is only reported."""
+
+from codemods.engine import Settings
+from helpers import check_noop, check_transformed, findings
+
+DATABASE = """\
+from sqlalchemy import create_engine
+from sqlalchemy.orm import scoped_session, sessionmaker
+
+engine = create_engine("sqlite://")
+db_session = scoped_session(sessionmaker(bind=engine))
+"""
+
+ONLY_FS001 = Settings(select=frozenset({"FS001"}))
+
+
+# -- no-op ------------------------------------------------------------------------------------
+
+
+def test_noop_teardown_in_same_module(tmp_path):
+    result = check_noop(tmp_path, {
+        "app.py": """\
+            from flask import Flask
+            from sqlalchemy.orm import scoped_session, sessionmaker
+
+            db_session = scoped_session(sessionmaker())
+            app = Flask(__name__)
+
+
+            @app.teardown_appcontext
+            def shutdown_session(exception=None):
+                db_session.remove()
+        """,
+    })
+    assert findings(result) == []
+
+
+def test_noop_teardown_in_another_module_via_init_app(tmp_path):
+    result = check_noop(tmp_path, {
+        "pkg/__init__.py": "",
+        "pkg/database.py": DATABASE + """
+            def shutdown_session(exception=None):
+                db_session.remove()
+
+
+            def init_app(app):
+                app.teardown_appcontext(shutdown_session)
+        """.replace("\n            ", "\n"),
+        "pkg/app.py": """\
+            from flask import Flask
+
+            from pkg import database
+
+
+            def create_app():
+                app = Flask(__name__)
+                database.init_app(app)
+                return app
+        """,
+    })
+    assert findings(result) == []
+
+
+def test_noop_registrar_passing_app_on_to_another_registrar(tmp_path):
+    result = check_noop(tmp_path, {
+        "pkg/__init__.py": "",
+        "pkg/database.py": DATABASE + """
+            def init_db(flask_app):
+                @flask_app.teardown_appcontext
+                def cleanup(exc):
+                    db_session.remove()
+        """.replace("\n            ", "\n"),
+        "pkg/extensions.py": """\
+            from .database import init_db
+
+
+            def init_extensions(app):
+                init_db(flask_app=app)
+        """,
+        "pkg/app.py": """\
+            from flask import Flask
+
+            from .extensions import init_extensions
+
+            app = Flask(__name__)
+            init_extensions(app)
+        """,
+    })
+    assert findings(result) == []
+
+
+def test_noop_teardown_decorated_in_views_module(tmp_path):
+    result = check_noop(tmp_path, {
+        "pkg/__init__.py": """\
+            from flask import Flask
+
+            app = Flask(__name__)
+
+            from pkg import views  # noqa: E402
+        """,
+        "pkg/database.py": DATABASE,
+        "pkg/views.py": """\
+            from pkg import app
+            from pkg.database import db_session
+
+
+            @app.teardown_appcontext
+            def shutdown_session(exception=None):
+                db_session.remove()
+        """,
+    })
+    assert findings(result) == []
+
+
+def test_noop_flask_sqlalchemy(tmp_path):
+    result = check_noop(tmp_path, {
+        "app.py": """\
+            from flask import Flask
+            from flask_sqlalchemy import SQLAlchemy
+
+            app = Flask(__name__)
+            db = SQLAlchemy(app)
+
+
+            @app.get("/")
+            def index():
+                return str(db.session.execute(db.select(1)).scalar())
+        """,
+    })
+    assert findings(result) == []
+
+
+def test_noop_teardown_request(tmp_path):
+    result = check_noop(tmp_path, {
+        "app.py": """\
+            from flask import Flask
+            from sqlalchemy.orm import scoped_session, sessionmaker
+
+            db_session = scoped_session(sessionmaker())
+            app = Flask(__name__)
+
+
+            @app.teardown_request
+            def shutdown_session(exception=None):
+                db_session.remove()
+        """,
+    })
+    assert findings(result, "FS001") == []
+
+
+def test_noop_handler_calls_helper_in_another_module(tmp_path):
+    result = check_noop(tmp_path, {
+        "database.py": DATABASE + """
+            def cleanup():
+                db_session.remove()
+        """.replace("\n            ", "\n"),
+        "app.py": """\
+            from flask import Flask
+
+            import database
+
+            app = Flask(__name__)
+
+
+            def shutdown(exception=None):
+                database.cleanup()
+
+
+            app.teardown_appcontext(shutdown)
+        """,
+    })
+    assert findings(result) == []
+
+
+def test_noop_lambda_teardown(tmp_path):
+    result = check_noop(tmp_path, {
+        "database.py": DATABASE,
+        "app.py": """\
+            from flask import Flask
+
+            from database import db_session
+
+            app = Flask(__name__)
+            app.teardown_appcontext(lambda exc: db_session.remove())
+        """,
+    })
+    assert findings(result) == []
+
+
+def test_noop_blueprint_app_wide_teardown(tmp_path):
+    result = check_noop(tmp_path, {
+        "database.py": DATABASE,
+        "views.py": """\
+            from flask import Blueprint
+
+            from database import db_session
+
+            bp = Blueprint("views", __name__)
+
+
+            @bp.teardown_app_request
+            def shutdown_session(exception=None):
+                db_session.remove()
+        """,
+        "app.py": """\
+            from flask import Flask
+
+            from views import bp
+
+            app = Flask(__name__)
+            app.register_blueprint(bp)
+        """,
+    })
+    assert findings(result) == []
+
+
+def test_noop_remove_on_something_unresolvable_is_trusted(tmp_path):
+    result = check_noop(tmp_path, {
+        "database.py": DATABASE + """
+            def registry():
+                return db_session
+        """.replace("\n            ", "\n"),
+        "app.py": """\
+            from flask import Flask
+
+            from database import registry
+
+            app = Flask(__name__)
+
+
+            @app.teardown_appcontext
+            def shutdown_session(exception=None):
+                registry().remove()
+        """,
+    })
+    assert findings(result) == []
+
+
+def test_noop_registry_used_only_by_a_script(tmp_path):
+    result = check_noop(tmp_path, {
+        "database.py": DATABASE,
+        "worker.py": """\
+            from database import db_session
+
+
+            def main():
+                print(db_session.execute("select 1"))
+        """,
+        "web.py": """\
+            from flask import Flask
+
+            app = Flask(__name__)
+        """,
+    })
+    assert findings(result) == []
+
+
+def test_noop_app_whose_closure_does_not_import_the_registry(tmp_path):
+    result = check_noop(tmp_path, {
+        "pkg/__init__.py": "",
+        "pkg/database.py": DATABASE,
+        "pkg/app.py": """\
+            from flask import Flask
+
+            from .health import bp
+
+            app = Flask(__name__)
+            app.register_blueprint(bp)
+        """,
+        "pkg/health.py": """\
+            from flask import Blueprint
+
+            bp = Blueprint("health", __name__)
+        """,
+    })
+    assert findings(result) == []
+
+
+def test_remove_in_a_view_is_not_a_teardown(tmp_path):
+    # A remove() in a view does not count as a teardown: FS001 still fires (and fixes).
+    files = {
+        "app.py": """\
+            from flask import Flask
+            from sqlalchemy.orm import scoped_session, sessionmaker
+
+            db_session = scoped_session(sessionmaker())
+            app = Flask(__name__)
+
+
+            @app.get("/")
+            def index():
+                db_session.remove()
+                return "ok"
+        """,
+    }
+    result = check_transformed(tmp_path, files, {
+        "app.py": """\
+            from flask import Flask
+            from sqlalchemy.orm import scoped_session, sessionmaker
+
+            db_session = scoped_session(sessionmaker())
+            app = Flask(__name__)
+
+
+            @app.teardown_appcontext
+            def shutdown_session(exception=None):
+                db_session.remove()
+
+
+            @app.get("/")
+            def index():
+                db_session.remove()
+                return "ok"
+        """,
+    })
+    assert [f.code for f in result.files[0].applied] == ["FS001"]
+
+
+# -- transformed --------------------------------------------------------------------------------
+
+
+def _single_module(registry_import: str, registry_call: str) -> tuple[dict, dict]:
+    source = f"""\
+        from flask import Flask
+        {registry_import}
+
+        db_session = {registry_call}(maker)
+        app = Flask(__name__)
+        app.config["DEBUG"] = False
+    """
+    expected = f"""\
+        from flask import Flask
+        {registry_import}
+
+        db_session = {registry_call}(maker)
+        app = Flask(__name__)
+
+
+        @app.teardown_appcontext
+        def shutdown_session(exception=None):
+            db_session.remove()
+
+
+        app.config["DEBUG"] = False
+    """
+    return {"app.py": source}, {"app.py": expected}
+
+
+def test_module_level_app(tmp_path):
+    check_transformed(tmp_path, *_single_module(
+        "from sqlalchemy.orm import scoped_session", "scoped_session"
+    ))
+
+
+def test_alias(tmp_path):
+    check_transformed(tmp_path, *_single_module(
+        "from sqlalchemy.orm import scoped_session as ss", "ss"
+    ))
+
+
+def test_module_alias(tmp_path):
+    check_transformed(tmp_path, *_single_module("import sqlalchemy.orm as orm", "orm.scoped_session"))
+
+
+def test_scoping_module(tmp_path):
+    check_transformed(tmp_path, *_single_module(
+        "from sqlalchemy.orm.scoping import scoped_session", "scoped_session"
+    ))
+
+
+def test_fully_dotted(tmp_path):
+    check_transformed(tmp_path, *_single_module("import sqlalchemy.orm", "sqlalchemy.orm.scoped_session"))
+
+
+def test_flask_imported_as_module(tmp_path):
+    check_transformed(tmp_path, {
+        "app.py": """\
+            import flask
+            from sqlalchemy.orm import scoped_session
+
+            db_session = scoped_session(maker)
+            application = flask.Flask(__name__)
+        """,
+    }, {
+        "app.py": """\
+            import flask
+            from sqlalchemy.orm import scoped_session
+
+            db_session = scoped_session(maker)
+            application = flask.Flask(__name__)
+
+
+            @application.teardown_appcontext
+            def shutdown_session(exception=None):
+                db_session.remove()
+        """,
+    })
+
+
+def test_factory_with_early_return_registers_before_every_return(tmp_path):
+    check_transformed(tmp_path, {
+        "database.py": DATABASE,
+        "factory.py": """\
+            from flask import Flask
+
+            from database import db_session
+
+
+            def create_app(testing=False):
+                app = Flask(__name__)
+                if testing:
+                    return app
+                app.config["X"] = 1
+                return app
+        """,
+    }, {
+        "factory.py": """\
+            from flask import Flask
+
+            from database import db_session
+
+
+            def create_app(testing=False):
+                app = Flask(__name__)
+
+                @app.teardown_appcontext
+                def shutdown_session(exception=None):
+                    db_session.remove()
+
+                if testing:
+                    return app
+                app.config["X"] = 1
+                return app
+        """,
+    })
+
+
+def test_registry_in_sibling_module_relative_style(tmp_path):
+    check_transformed(tmp_path, {
+        "pkg/__init__.py": "",
+        "pkg/database.py": DATABASE,
+        "pkg/views.py": """\
+            from .database import db_session
+        """,
+        "pkg/app.py": """\
+            from flask import Flask
+
+            from .views import bp
+
+            app = Flask(__name__)
+        """,
+    }, {
+        "pkg/app.py": """\
+            from flask import Flask
+
+            from .views import bp
+            from .database import db_session
+
+            app = Flask(__name__)
+
+
+            @app.teardown_appcontext
+            def shutdown_session(exception=None):
+                db_session.remove()
+        """,
+    })
+
+
+def test_registry_in_sibling_module_absolute_style(tmp_path):
+    check_transformed(tmp_path, {
+        "pkg/__init__.py": "",
+        "pkg/database.py": DATABASE,
+        "pkg/views.py": """\
+            from pkg.database import db_session
+        """,
+        "pkg/app.py": """\
+            from flask import Flask
+
+            from pkg.views import bp
+
+            app = Flask(__name__)
+        """,
+    }, {
+        "pkg/app.py": """\
+            from flask import Flask
+
+            from pkg.views import bp
+            from pkg.database import db_session
+
+            app = Flask(__name__)
+
+
+            @app.teardown_appcontext
+            def shutdown_session(exception=None):
+                db_session.remove()
+        """,
+    })
+
+
+def test_registry_reached_through_module_attribute(tmp_path):
+    check_transformed(tmp_path, {
+        "pkg/__init__.py": "",
+        "pkg/db.py": """\
+            from sqlalchemy import orm
+
+            Session = orm.scoped_session(orm.sessionmaker())
+        """,
+        "pkg/app.py": """\
+            from flask import Flask
+
+            from pkg import db
+
+            app = Flask(__name__)
+
+
+            @app.get("/")
+            def index():
+                return str(db.Session.execute("select 1"))
+        """,
+    }, {
+        "pkg/app.py": """\
+            from flask import Flask
+
+            from pkg import db
+
+            app = Flask(__name__)
+
+
+            @app.teardown_appcontext
+            def shutdown_session(exception=None):
+                db.Session.remove()
+
+
+            @app.get("/")
+            def index():
+                return str(db.Session.execute("select 1"))
+        """,
+    })
+
+
+def test_registry_used_through_query_property_and_reexport(tmp_path):
+    check_transformed(tmp_path, {
+        "shop/__init__.py": "",
+        "shop/database.py": DATABASE + "\nBase.query = db_session.query_property()\n",
+        "shop/models.py": """\
+            from .database import Base, db_session  # re-exported for the views
+
+
+            class Item(Base):
+                pass
+        """,
+        "shop/app.py": """\
+            from flask import Flask
+
+            from .models import Item, db_session
+
+            app = Flask(__name__)
+        """,
+    }, {
+        "shop/app.py": """\
+            from flask import Flask
+
+            from .models import Item, db_session
+
+            app = Flask(__name__)
+
+
+            @app.teardown_appcontext
+            def shutdown_session(exception=None):
+                db_session.remove()
+        """,
+    })
+
+
+def test_crlf_and_bom_are_kept(tmp_path):
+    source = (
+        "\ufefffrom flask import Flask\r\n"
+        "from sqlalchemy.orm import scoped_session\r\n"
+        "\r\n"
+        "db_session = scoped_session(maker)\r\n"
+        "app = Flask(__name__)\r\n"
+    ).encode("utf-8")
+    expected = (
+        "\ufefffrom flask import Flask\r\n"
+        "from sqlalchemy.orm import scoped_session\r\n"
+        "\r\n"
+        "db_session = scoped_session(maker)\r\n"
+        "app = Flask(__name__)\r\n"
+        "\r\n"
+        "\r\n"
+        "@app.teardown_appcontext\r\n"
+        "def shutdown_session(exception=None):\r\n"
+        "    db_session.remove()\r\n"
+    ).encode("utf-8")
+    check_transformed(tmp_path, {"app.py": source}, {"app.py": expected})
+
+
+def test_no_final_newline_is_kept_missing(tmp_path):
+    source = b"from flask import Flask\nfrom sqlalchemy.orm import scoped_session\n\nS = scoped_session(m)\napp = Flask(__name__)\nx = 1"
+    expected = (
+        b"from flask import Flask\nfrom sqlalchemy.orm import scoped_session\n\nS = scoped_session(m)\n"
+        b"app = Flask(__name__)\n\n\n@app.teardown_appcontext\ndef shutdown_session(exception=None):\n"
+        b"    S.remove()\n\n\nx = 1"
+    )
+    check_transformed(tmp_path, {"app.py": source}, {"app.py": expected})
+
+
+def test_two_apps_sharing_one_registry_both_get_the_teardown(tmp_path):
+    result = check_transformed(tmp_path, {
+        "database.py": DATABASE,
+        "public.py": """\
+            from flask import Flask
+
+            from database import db_session
+
+            app = Flask("public")
+        """,
+        "admin.py": """\
+            from flask import Flask
+
+            import database
+
+
+            def make_admin():
+                admin = Flask("admin")
+                return admin
+        """,
+    }, {
+        "public.py": """\
+            from flask import Flask
+
+            from database import db_session
+
+            app = Flask("public")
+
+
+            @app.teardown_appcontext
+            def shutdown_session(exception=None):
+                db_session.remove()
+        """,
+        "admin.py": """\
+            from flask import Flask
+
+            import database
+
+
+            def make_admin():
+                admin = Flask("admin")
+
+                @admin.teardown_appcontext
+                def shutdown_session(exception=None):
+                    database.db_session.remove()
+
+                return admin
+        """,
+    })
+    assert sorted(f.code for f in result.files for f in f.applied) == ["FS001", "FS001"]
+
+
+def test_two_registries_one_handler(tmp_path):
+    check_transformed(tmp_path, {
+        "app.py": """\
+            from flask import Flask
+            from sqlalchemy.orm import scoped_session
+
+            reads = scoped_session(read_maker)
+            writes = scoped_session(write_maker)
+            app = Flask(__name__)
+        """,
+    }, {
+        "app.py": """\
+            from flask import Flask
+            from sqlalchemy.orm import scoped_session
+
+            reads = scoped_session(read_maker)
+            writes = scoped_session(write_maker)
+            app = Flask(__name__)
+
+
+            @app.teardown_appcontext
+            def shutdown_session(exception=None):
+                reads.remove()
+                writes.remove()
+        """,
+    })
+
+
+def test_teardown_for_the_wrong_registry_adds_the_missing_one(tmp_path):
+    check_transformed(tmp_path, {
+        "app.py": """\
+            from flask import Flask
+            from sqlalchemy.orm import scoped_session
+
+            reads = scoped_session(read_maker)
+            writes = scoped_session(write_maker)
+            app = Flask(__name__)
+
+
+            @app.teardown_appcontext
+            def shutdown_session(exception=None):
+                reads.remove()
+        """,
+    }, {
+        "app.py": """\
+            from flask import Flask
+            from sqlalchemy.orm import scoped_session
+
+            reads = scoped_session(read_maker)
+            writes = scoped_session(write_maker)
+            app = Flask(__name__)
+
+
+            @app.teardown_appcontext
+            def shutdown_session_2(exception=None):
+                writes.remove()
+
+
+            @app.teardown_appcontext
+            def shutdown_session(exception=None):
+                reads.remove()
+        """,
+    })
+
+
+def test_registry_module_importing_the_app_gets_a_local_import(tmp_path):
+    check_transformed(tmp_path, {
+        "pkg/__init__.py": "",
+        "pkg/app.py": """\
+            from flask import Flask
+
+            app = Flask(__name__)
+            app.config["DATABASE_URL"] = "sqlite://"
+
+            from . import views  # noqa: E402
+        """,
+        "pkg/views.py": """\
+            from .database import db_session
+        """,
+        "pkg/database.py": """\
+            from sqlalchemy import create_engine
+            from sqlalchemy.orm import scoped_session, sessionmaker
+
+            from .app import app
+
+            engine = create_engine(app.config["DATABASE_URL"])
+            db_session = scoped_session(sessionmaker(bind=engine))
+        """,
+    }, {
+        "pkg/app.py": """\
+            from flask import Flask
+
+            app = Flask(__name__)
+
+
+            @app.teardown_appcontext
+            def shutdown_session(exception=None):
+                from .database import db_session
+                db_session.remove()
+
+
+            app.config["DATABASE_URL"] = "sqlite://"
+
+            from . import views  # noqa: E402
+        """,
+    })
+
+
+# -- reported, not rewritten --------------------------------------------------------------------
+
+
+def test_app_not_bound_to_a_name_is_reported(tmp_path):
+    result = check_noop(tmp_path, {
+        "database.py": DATABASE,
+        "factory.py": """\
+            from flask import Flask
+
+            import database
+
+
+            def create_app():
+                return Flask(__name__)
+        """,
+    })
+    [finding] = findings(result, "FS001")
+    assert finding.fix is None
+    assert finding.path.name == "factory.py" and finding.location.line == 7
+    assert "not assigned to a plain name" in finding.message
+
+
+def test_registry_defined_twice_is_reported(tmp_path):
+    result = check_noop(tmp_path, {
+        "app.py": """\
+            import os
+
+            from flask import Flask
+            from sqlalchemy.orm import scoped_session
+
+            if os.environ.get("READ_ONLY"):
+                db_session = scoped_session(ro_maker)
+            else:
+                db_session = scoped_session(rw_maker)
+            app = Flask(__name__)
+        """,
+    })
+    [finding] = findings(result, "FS001")
+    assert finding.fix is None and "defined more than once" in finding.message
+
+
+def test_name_clash_with_registry_name_is_reported(tmp_path):
+    result = check_noop(tmp_path, {
+        "database.py": DATABASE,
+        "views.py": "from database import db_session\n",
+        "app.py": """\
+            from flask import Flask
+
+            import views
+
+            db_session = "not the registry"
+            app = Flask(__name__)
+        """,
+    }, ONLY_FS001)
+    [finding] = findings(result, "FS001")
+    assert finding.fix is None and "already names something else" in finding.message

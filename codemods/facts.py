@@ -96,6 +96,7 @@ class ModuleFacts:
     registrations: list[Registration] = field(default_factory=list)
     calls: list[CallWithArgs] = field(default_factory=list)
     module_names: set[str] = field(default_factory=set)  # every name bound at module level
+    gevent_patched: bool = False  # calls gevent.monkey.patch_all()
 
 
 def module_name_for(path: Path) -> tuple[Path, ModuleNameAndPackage]:
@@ -278,6 +279,8 @@ class _Collector(cst.CSTVisitor):
         callee = self.qnames(node.func)
         if callee & FLASK:
             self._app(node)
+        if "gevent.monkey.patch_all" in callee:
+            self.facts.gevent_patched = True
         func = node.func
         info = self.current()
         if isinstance(func, cst.Attribute):

@@ -63,6 +63,13 @@ class ProjectIndex:
     def registry_module(self, qname: str) -> str:
         return qname.rpartition(".")[0]
 
+    @cached_property
+    def unpatched_gevent(self) -> bool:
+        """gevent is imported but nothing monkey-patches: greenlets share thread-locals."""
+        facts = self.modules.values()
+        uses = any(name.split(".")[0] == "gevent" for f in facts for name in f.imported)
+        return uses and not any(f.gevent_patched for f in facts)
+
     # -- imports --------------------------------------------------------------------------
     def closure(self, module: str) -> set[str]:
         """Project modules that importing ``module`` executes (itself included)."""

@@ -94,6 +94,8 @@ class MissingTeardown(Rule):
         block = ctx.wrapper.resolve(ParentNodeProvider)[statement]
         if not isinstance(block, (cst.Module, cst.IndentedBlock)):
             return None, "the app is created in a one-line block"
+        if index.unpatched_gevent:
+            return None, "gevent runs without monkey-patching, so greenlets share the session (FS012)"
         for qname in missing:
             if len(index.registries[qname]) > 1:
                 return None, f"`{qname}` is defined more than once"

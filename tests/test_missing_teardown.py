@@ -821,3 +821,52 @@ def test_name_clash_with_registry_name_is_reported(tmp_path):
     }, ONLY_FS001)
     [finding] = findings(result, "FS001")
     assert finding.fix is None and "already names something else" in finding.message
+
+
+def test_gevent_without_monkey_patching_is_reported_not_fixed(tmp_path):
+    files = {
+        "app.py": """\
+            from flask import Flask
+            from gevent.pywsgi import WSGIServer
+            from sqlalchemy.orm import scoped_session
+
+            db_session = scoped_session(maker)
+            app = Flask(__name__)
+            WSGIServer(("", 8000), app).serve_forever()
+        """,
+    }
+    result = check_noop(tmp_path, files)
+    [finding] = findings(result, "FS001")
+    assert finding.fix is None and "gevent runs without monkey-patching" in finding.message
+
+
+def test_gevent_with_monkey_patching_is_fixed(tmp_path):
+    check_transformed(tmp_path, {
+        "serve.py": """\
+            from gevent import monkey
+
+            monkey.patch_all()
+        """,
+        "app.py": """\
+            import gevent
+            from flask import Flask
+            from sqlalchemy.orm import scoped_session
+
+            db_session = scoped_session(maker)
+            app = Flask(__name__)
+        """,
+    }, {
+        "app.py": """\
+            import gevent
+            from flask import Flask
+            from sqlalchemy.orm import scoped_session
+
+            db_session = scoped_session(maker)
+            app = Flask(__name__)
+
+
+            @app.teardown_appcontext
+            def shutdown_session(exception=None):
+                db_session.remove()
+        """,
+    })

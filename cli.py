@@ -117,12 +117,15 @@ def _report(result: RunResult, dry_run: bool, check: bool, quiet: bool) -> int:
         _echo_finding(finding)
     fixes = sum(len(f.applied) for f in changed)
     left = len(result.findings)
+    unsafe = sum(1 for f in result.findings if f.applicability == "unsafe")
     if not quiet:
         verb = "Would fix" if (dry_run or check) else "Fixed"
         if fixes:
             click.echo(f"{verb} {fixes} finding(s) in {len(changed)} file(s).", err=True)
-        if left:
-            click.echo(f"{left} finding(s) need a person (no safe fix).", err=True)
+        if unsafe:
+            click.echo(f"{unsafe} finding(s) have an unsafe fix (review, then --unsafe-fixes).", err=True)
+        if left - unsafe:
+            click.echo(f"{left - unsafe} finding(s) need a person (no automatic fix).", err=True)
         if not fixes and not left and not result.errors:
             click.echo("No session-lifecycle problems found.", err=True)
     wrote = not (dry_run or check)  # stdin: the fixed text went to stdout

@@ -11,7 +11,7 @@ from pathlib import Path
 
 import libcst as cst
 from libcst.codemod import CodemodContext
-from libcst.codemod.visitors import AddImportsVisitor
+from libcst.codemod.visitors import AddImportsVisitor, RemoveImportsVisitor
 from libcst.metadata.name_provider import ModuleNameAndPackage
 
 from codemods.discovery import discover
@@ -150,7 +150,9 @@ def _fix_file(item: _Parsed, index: ProjectIndex, rules: list[Rule], settings: S
     module = collected.wrapper.module
     applied: list[Finding] = []
     for _ in range(MAX_ROUNDS):
-        ctx = FileContext(result.path, module, collected, index.replacing(collected.facts))
+        ctx = FileContext(
+            result.path, module, collected, index.replacing(collected.facts), settings.unsafe_fixes
+        )
         try:
             findings = _check(rules, ctx)
         except _RuleCrashed as crash:
@@ -227,19 +229,70 @@ class _ApplyEdits(cst.CSTTransformer):
 
 def _apply(module: cst.Module, fixes: list[Fix], where: ModuleNameAndPackage) -> cst.Module:
     edits = defaultdict(list)
-    imports = []
+    imports, unused = [], []
     for fix in fixes:
         for node, edit in fix.edits:
             edits[id(node)].append(edit)
         imports.extend(fix.imports)
+        unused.extend(fix.unused_imports)
     module = module.visit(_ApplyEdits(edits))
+    full = CodemodContext(full_module_name=where.name, full_package_name=where.package)
+    sorted_before = _sorted_import_lines(module)
     # With a package name LibCST merges an absolute import into an existing relative one of
     # the same module; without one it keeps a new relative import relative.
     absolute = [i for i in imports if not i.relative]
     relative = [i for i in imports if i.relative]
     if absolute:
-        context = CodemodContext(full_module_name=where.name, full_package_name=where.package)
-        module = AddImportsVisitor(context, absolute).transform_module(module)
+        module = AddImportsVisitor(full, absolute).transform_module(module)
     if relative:
         module = AddImportsVisitor(CodemodContext(), relative).transform_module(module)
+    # Last, so that new names merge into an import line before its old names leave it.
+    if unused:
+        removals = [(module_name, name, None) for module_name, name in unused]
+        module = RemoveImportsVisitor(full, removals).transform_module(module)
+    if imports:
+        module = module.visit(_KeepImportOrder(sorted_before))
     return module
+
+
+def _isort_key(alias: cst.ImportAlias) -> tuple:
+    """ruff's and isort's default order-by-type: CONSTANTS, Classes, functions."""
+    name = alias.evaluated_name
+    return (0 if name.isupper() else 1 if name[:1].isupper() else 2, name)
+
+
+def _import_line_key(node: cst.ImportFrom) -> tuple:
+    return (len(node.relative), node.module and cst.Module([]).code_for_node(node.module))
+
+
+def _sorted_import_lines(module: cst.Module) -> set[tuple]:
+    keys = set()
+    for node in module.body:
+        for stmt in node.body if isinstance(node, cst.SimpleStatementLine) else ():
+            if isinstance(stmt, cst.ImportFrom) and not isinstance(stmt.names, cst.ImportStar):
+                names = list(stmt.names)
+                if names == sorted(names, key=_isort_key):
+                    keys.add(_import_line_key(stmt))
+    return keys
+
+
+class _KeepImportOrder(cst.CSTTransformer):
+    """A name merged into an import line that was in isort order keeps the line in order."""
+
+    def __init__(self, sorted_lines: set[tuple]) -> None:
+        super().__init__()
+        self.sorted_lines = sorted_lines
+
+    def leave_ImportFrom(self, original_node, updated_node):
+        if isinstance(updated_node.names, cst.ImportStar):
+            return updated_node
+        if _import_line_key(updated_node) not in self.sorted_lines:
+            return updated_node
+        names = list(updated_node.names)
+        ordered = sorted(names, key=_isort_key)
+        if ordered == names:
+            return updated_node
+        commas = [n.comma for n in names]  # keep the punctuation where it was
+        return updated_node.with_changes(
+            names=[n.with_changes(comma=c) for n, c in zip(ordered, commas)]
+        )

@@ -22,19 +22,23 @@ from libcst.metadata import (
 )
 from libcst.metadata.name_provider import ModuleNameAndPackage
 
+from codemods.location import Location
+from codemods.sessions import (
+    INLINE_SESSIONMAKER,
+    SESSIONMAKER,
+    Plan,
+    SessionFacts,
+    analyse_block,
+    is_session_helper,
+)
+
+__all__ = ["Location", "ModuleFacts", "collect_facts"]
+
 SCOPED_SESSION = frozenset(
     {"sqlalchemy.orm.scoped_session", "sqlalchemy.orm.scoping.scoped_session"}
 )
 FLASK = frozenset({"flask.Flask", "flask.app.Flask"})
 TEARDOWN_KINDS = frozenset({"teardown_appcontext", "teardown_request", "teardown_app_request"})
-
-
-@dataclass(frozen=True)
-class Location:
-    line: int
-    column: int
-    end_line: int
-    end_column: int
 
 
 @dataclass
@@ -97,6 +101,7 @@ class ModuleFacts:
     calls: list[CallWithArgs] = field(default_factory=list)
     module_names: set[str] = field(default_factory=set)  # every name bound at module level
     gevent_patched: bool = False  # calls gevent.monkey.patch_all()
+    sessions: SessionFacts = field(default_factory=SessionFacts)
 
 
 def module_name_for(path: Path) -> tuple[Path, ModuleNameAndPackage]:
@@ -149,6 +154,9 @@ class _Collector(cst.CSTVisitor):
         # Nodes the rules edit, keyed the way the facts name them.
         self.app_statements: dict[Location, cst.CSTNode] = {}
         self.function_nodes: dict[str, cst.FunctionDef] = {}
+        self.factory_statements: dict[str, cst.CSTNode] = {}
+        self.session_plans: list[Plan] = []
+        self.helper_depth = 0  # >0 inside a session helper: its session is the point
 
     # -- helpers -------------------------------------------------------------------------
     def qnames(self, node: cst.CSTNode) -> frozenset[str]:
@@ -228,12 +236,31 @@ class _Collector(cst.CSTVisitor):
                         self.current().qname if self.current() else None,
                     )
                 )
+        factories = is_session_helper(node, self.qnames)
+        if factories:
+            self.facts.sessions.helpers[qname] = factories
+        self.helper_depth += bool(factories) or bool(self.helper_depth)
         self.functions.append(info)
         self.depth += 1
 
     def leave_FunctionDef(self, original_node: cst.FunctionDef) -> None:
         self.functions.pop()
         self.depth -= 1
+        if self.helper_depth:
+            self.helper_depth -= 1
+
+    def visit_IndentedBlock(self, node: cst.IndentedBlock) -> None:
+        info = self.current()
+        if info is None or self.helper_depth or "<lambda" in info.qname:
+            return
+        plans = analyse_block(node, info.qname, self.session_callee, self.location)
+        self.session_plans.extend(plans)
+        self.facts.sessions.handmade.extend(p.summary for p in plans)
+
+    def session_callee(self, call: cst.Call) -> frozenset[str]:
+        if isinstance(call.func, cst.Call) and self.qnames(call.func.func) & SESSIONMAKER:
+            return frozenset({INLINE_SESSIONMAKER})
+        return self.qnames(call.func)
 
     def visit_Lambda(self, node: cst.Lambda) -> None:
         self.lambdas += 1
@@ -269,6 +296,10 @@ class _Collector(cst.CSTVisitor):
         if not isinstance(value, cst.Call):
             return
         callee = self.qnames(value.func)
+        if callee & SESSIONMAKER and self.depth == 0:
+            qname = f"{self.facts.name}.{name.value}"
+            self.facts.sessions.factories.append((qname, self.location(name)))
+            self.factory_statements[qname] = self.statement_of(name)
         if callee & SCOPED_SESSION and self.depth == 0:
             self.facts.registries.append(
                 RegistryDef(f"{self.facts.name}.{name.value}", name.value, self.location(name))
@@ -345,6 +376,8 @@ class CollectedModule:
     wrapper: MetadataWrapper
     app_statements: dict[Location, cst.CSTNode]
     function_nodes: dict[str, cst.FunctionDef]
+    factory_statements: dict[str, cst.CSTNode]
+    session_plans: list[Plan]
 
 
 def collect_facts(module: cst.Module, path: Path, where: ModuleNameAndPackage) -> CollectedModule:
@@ -352,4 +385,11 @@ def collect_facts(module: cst.Module, path: Path, where: ModuleNameAndPackage) -
     facts = ModuleFacts(where.name, where.package, path)
     collector = _Collector(facts)
     wrapper.visit(collector)
-    return CollectedModule(facts, wrapper, collector.app_statements, collector.function_nodes)
+    return CollectedModule(
+        facts,
+        wrapper,
+        collector.app_statements,
+        collector.function_nodes,
+        collector.factory_statements,
+        collector.session_plans,
+    )

@@ -11,6 +11,7 @@ from dataclasses import dataclass
 from functools import cached_property
 
 from codemods.facts import AppDef, ModuleFacts, RegistryDef
+from codemods.sessions import INLINE_SESSIONMAKER, SESSION_CLASS, HandMade
 
 
 @dataclass(frozen=True)
@@ -25,10 +26,18 @@ class Reach:
 class ProjectIndex:
     def __init__(self, modules: dict[str, ModuleFacts]) -> None:
         self.modules = modules
+        self._helpers: dict[bool, dict[str, str]] = {}
 
     def replacing(self, facts: ModuleFacts) -> ProjectIndex:
-        """The same project with one module's facts re-read (after a fix changed it)."""
-        return ProjectIndex({**self.modules, facts.name: facts})
+        """The same project with one module's facts re-read (after a fix changed it).
+
+        Decisions that span files (which helpers to generate) stay those taken on the
+        project as it was, so that every file of one run agrees on them."""
+        index = ProjectIndex({**self.modules, facts.name: facts})
+        for unsafe in (False, True):
+            self.helpers_to_generate(unsafe)
+        index._helpers = self._helpers
+        return index
 
     # -- names ----------------------------------------------------------------------------
     def resolve(self, qname: str) -> str:
@@ -184,3 +193,80 @@ class ProjectIndex:
             for reg in facts.registrations
             for h in reg.handler
         )
+
+    # -- hand-made sessions ---------------------------------------------------------------
+    @cached_property
+    def factories(self) -> dict[str, str]:
+        """`X = sessionmaker(...)` at module level: qualified name -> module."""
+        return {
+            qname: facts.name
+            for facts in self.modules.values()
+            for qname, _ in facts.sessions.factories
+        }
+
+    @cached_property
+    def existing_helpers(self) -> dict[str, str]:
+        """sessionmaker -> a `@contextmanager` helper that already wraps it."""
+        found = {}
+        for facts in self.modules.values():
+            for helper, factories in sorted(facts.sessions.helpers.items()):
+                for factory in self.resolve_all(factories):
+                    found.setdefault(factory, helper)
+        return found
+
+    def session_source(self, handmade: HandMade) -> str | None:
+        """The sessionmaker a hand-made session comes from, `Session` / an inline
+        `sessionmaker()`, or None when the call makes no session (a registry call, say)."""
+        callee = self.resolve_all(handmade.callee)
+        factories = sorted(callee & self.factories.keys())
+        if factories:
+            return factories[0]
+        if callee & SESSION_CLASS:
+            return "sqlalchemy.orm.Session"
+        if INLINE_SESSIONMAKER in callee:
+            return INLINE_SESSIONMAKER
+        return None
+
+    def fixable(self, handmade: HandMade, unsafe_fixes: bool) -> bool:
+        return handmade.applicability == "safe" or (
+            unsafe_fixes and handmade.applicability == "unsafe"
+        )
+
+    def helpers_to_generate(self, unsafe_fixes: bool) -> dict[str, str]:
+        """sessionmaker -> name of the helper to generate next to it: those that some
+        hand-made session will be rewritten to use and that have no helper yet."""
+        if unsafe_fixes not in self._helpers:
+            self._helpers[unsafe_fixes] = self._helpers_to_generate(unsafe_fixes)
+        return self._helpers[unsafe_fixes]
+
+    def _helpers_to_generate(self, unsafe_fixes: bool) -> dict[str, str]:
+        needed = sorted(
+            {
+                source
+                for facts in self.modules.values()
+                for handmade in facts.sessions.handmade
+                if self.fixable(handmade, unsafe_fixes)
+                and (source := self.session_source(handmade)) in self.factories
+                and source not in self.existing_helpers
+            }
+        )
+        if len(needed) == 1:
+            return {needed[0]: "get_db_session"}
+        return {factory: f"get_{_snake(factory.rpartition('.')[2])}" for factory in needed}
+
+    def helper_for(self, factory: str, unsafe_fixes: bool) -> str | None:
+        """Qualified name of the helper that wraps ``factory`` (existing or to generate)."""
+        if factory in self.existing_helpers:
+            return self.existing_helpers[factory]
+        name = self.helpers_to_generate(unsafe_fixes).get(factory)
+        return f"{self.factories[factory]}.{name}" if name else None
+
+
+def _snake(name: str) -> str:
+    out = []
+    for i, char in enumerate(name):
+        if char.isupper() and i and not name[i - 1].isupper():
+            out.append("_")
+        out.append(char.lower())
+    snake = "".join(out)
+    return snake if "session" in snake else f"{snake}_session"

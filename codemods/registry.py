@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+from codemods.handmade_sessions import HandMadeSession
 from codemods.rule import Rule
 from codemods.teardown import MissingTeardown, TeardownClose
 
 RULES: tuple[type[Rule], ...] = (
     MissingTeardown,
     TeardownClose,
+    HandMadeSession,
 )
 
 BY_CODE: dict[str, type[Rule]] = {rule.code: rule for rule in RULES}

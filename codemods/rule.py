@@ -27,6 +27,8 @@ class Fix:
     applicability: str  # "safe" or "unsafe"
     edits: list[tuple[cst.CSTNode, Edit]] = field(default_factory=list)
     imports: list[ImportItem] = field(default_factory=list)
+    # (module, name) imports to drop if the edits leave them unused
+    unused_imports: list[tuple[str, str]] = field(default_factory=list)
 
 
 @dataclass
@@ -51,6 +53,7 @@ class FileContext:
     module: cst.Module
     collected: CollectedModule
     index: ProjectIndex
+    unsafe_fixes: bool = False
 
     @property
     def wrapper(self) -> MetadataWrapper:

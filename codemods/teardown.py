@@ -11,10 +11,10 @@ from typing import Iterator
 
 import libcst as cst
 import libcst.matchers as m
-from libcst.codemod.visitors import ImportItem
-from libcst.metadata import ParentNodeProvider
 
 from codemods.facts import AppDef
+from codemods.edits import insert_after
+from codemods.imports import import_code, reference
 from codemods.rule import FileContext, Finding, Fix, Rule
 
 HANDLER = "shutdown_session"
@@ -91,9 +91,6 @@ class MissingTeardown(Rule):
         statement = ctx.collected.app_statements.get(app.location)
         if app.var is None or statement is None:
             return None, "the app is not assigned to a plain name"
-        block = ctx.wrapper.resolve(ParentNodeProvider)[statement]
-        if not isinstance(block, (cst.Module, cst.IndentedBlock)):
-            return None, "the app is created in a one-line block"
         if index.unpatched_gevent:
             return None, "gevent runs without monkey-patching, so greenlets share the session (FS012)"
         for qname in missing:
@@ -102,7 +99,7 @@ class MissingTeardown(Rule):
 
         references, imports, local_imports = [], [], []
         for qname in missing:
-            ref, item = self._reference(ctx, qname)
+            ref, item = reference(ctx, qname)
             if ref is None:
                 return None, item
             references.append(ref)
@@ -117,44 +114,15 @@ class MissingTeardown(Rule):
         scope = ctx.collected.function_nodes.get(app.function) if app.function else ctx.module
         handler = self._handler_name(scope)
         lines = [f"@{app.var}.teardown_appcontext", f"def {handler}(exception=None):"]
-        lines += [f"    {_import_code(i)}" for i in local_imports]
+        lines += [f"    {import_code(i)}" for i in local_imports]
         lines += [f"    {ref}.remove()" for ref in references]
         config = ctx.module.config_for_parsing
-        blank = cst.EmptyLine(indent=False)
-        spacing = 1 if app.function else 2
-        function = cst.parse_statement(config.default_newline.join(lines) + config.default_newline, config)
-        function = function.with_changes(leading_lines=[blank] * spacing)
-
-        body = list(block.body)
-        position = next(i for i, stmt in enumerate(body) if stmt is statement)
-        edits = [(statement, lambda node: cst.FlattenSentinel([node, function]))]
-        if position + 1 < len(body):
-            following = body[position + 1]
-            edits.append((following, lambda node: _ensure_blank_lines(node, spacing)))
+        newline = config.default_newline
+        function = cst.parse_statement(newline.join(lines) + newline, config)
+        edits = insert_after(ctx, statement, function, blank_lines=1 if app.function else 2)
+        if edits is None:
+            return None, "the app is created in a one-line block"
         return Fix("safe", edits, imports), None
-
-    def _reference(self, ctx: FileContext, qname: str):
-        """How this module names the registry, and the import to add if it does not yet."""
-        index, facts = ctx.index, ctx.facts
-        module, _, name = qname.rpartition(".")
-        if module == facts.name:
-            return name, None
-        for local, target in sorted(facts.bindings.items(), key=lambda kv: kv[0] != name):
-            resolved = index.resolve(target)
-            if resolved == qname:
-                return local, None
-            if module == resolved or module.startswith(resolved + "."):
-                return local + module[len(resolved) :] + "." + name, None
-        if name in facts.module_names or name in facts.bindings:
-            return None, f"`{name}` already names something else in this module"
-        if any(target.rpartition(".")[0] == module for target in facts.bindings.values()):
-            return name, ImportItem(module, name)  # merged into the existing `from ... import`
-        top = facts.name.split(".")[0]
-        if facts.relative_imports and module.split(".")[0] == top and facts.package:
-            relative = _relative(module, facts.package)
-            if relative:
-                return name, ImportItem(relative[1], name, None, relative[0])
-        return name, ImportItem(module, name)
 
     @staticmethod
     def _handler_name(scope: cst.CSTNode) -> str:
@@ -163,31 +131,6 @@ class MissingTeardown(Rule):
         while candidate in taken:
             candidate, number = f"{HANDLER}_{number}", number + 1
         return candidate
-
-
-def _relative(module: str, package: str) -> tuple[int, str] | None:
-    """``pkg.sub.database`` seen from package ``pkg.sub.web`` is ``(2, "database")``."""
-    target, base = module.split("."), package.split(".")
-    common = 0
-    while common < min(len(target) - 1, len(base)) and target[common] == base[common]:
-        common += 1
-    if common == 0:
-        return None
-    return len(base) - common + 1, ".".join(target[common:])
-
-
-def _import_code(item: ImportItem) -> str:
-    return f"from {'.' * item.relative}{item.module_name} import {item.obj_name}"
-
-
-def _ensure_blank_lines(node: cst.CSTNode, count: int) -> cst.CSTNode:
-    leading = list(node.leading_lines)
-    have = 0
-    while have < len(leading) and leading[have].comment is None:
-        have += 1
-    if have >= count:
-        return node
-    return node.with_changes(leading_lines=[cst.EmptyLine(indent=False)] * (count - have) + leading)
 
 
 class TeardownClose(Rule):

@@ -7,6 +7,7 @@ from pathlib import Path
 
 import pytest
 
+from codemods.registry import RULES
 from helpers import make_project
 
 FIXSESSIONS = str(Path(sys.executable).with_name("fixsessions"))
@@ -136,5 +137,6 @@ def test_explain_and_rules(tmp_path):
         assert heading in text
     assert text.startswith("# missing-teardown (FS001)")
     rules = fixsessions("rules", cwd=tmp_path)
-    assert rules.stdout.decode().splitlines() == ["FS001  missing-teardown", "FS002  teardown-close"]
+    assert rules.stdout.decode().splitlines() == [f"{r.code}  {r.name}" for r in RULES]
+    assert "FS001  missing-teardown" in rules.stdout.decode().splitlines()
     assert fixsessions("explain", "FS999", cwd=tmp_path).returncode == 2

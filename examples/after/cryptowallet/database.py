@@ -4,6 +4,7 @@ import os
 
 from sqlalchemy import create_engine, event
 from sqlalchemy.orm import declarative_base, scoped_session, sessionmaker
+from contextlib import contextmanager
 
 DATABASE_URL = os.environ.get("CRYPTOWALLET_DATABASE_URL", "sqlite:///cryptowallet.db")
 
@@ -25,6 +26,22 @@ if engine.dialect.name == "sqlite":
 
 
 SessionLocal = sessionmaker(bind=engine)
+
+
+@contextmanager
+def get_db_session():
+    """A session that commits on success, rolls back on any error and always closes."""
+    session = SessionLocal()
+    try:
+        yield session
+        session.commit()
+    except BaseException:
+        session.rollback()
+        raise
+    finally:
+        session.close()
+
+
 db_session = scoped_session(SessionLocal)
 
 Base = declarative_base()

@@ -2,7 +2,7 @@
 
 from functools import lru_cache
 
-from .database import SessionLocal, db_session
+from .database import SessionLocal, db_session, get_db_session
 from .models import Asset, Contact, LabelChange, Transaction, Wallet
 
 # The assets the API accepts, read once when the module is imported.
@@ -24,29 +24,20 @@ def get_wallet(address):
 
 def update_label(tx_id, label, changed_by="api"):
     """Set a transaction's label, keeping an audit trail of label changes."""
-    session = SessionLocal()
-    session.add(LabelChange(transaction_id=tx_id, label=label, changed_by=changed_by))
-    tx = session.get(Transaction, tx_id)
-    if tx is None:
-        raise LookupError(f"transaction {tx_id} does not exist")
-    tx.label = label
-    session.commit()
-    session.close()
+    with get_db_session() as session:
+        session.add(LabelChange(transaction_id=tx_id, label=label, changed_by=changed_by))
+        tx = session.get(Transaction, tx_id)
+        if tx is None:
+            raise LookupError(f"transaction {tx_id} does not exist")
+        tx.label = label
 
 
 def associate_contact(tx_id, contact_id):
-    session = SessionLocal()
-    try:
+    with get_db_session() as session:
         tx = session.get(Transaction, tx_id)
         if tx is None:
             raise LookupError(f"transaction {tx_id} does not exist")
         tx.contact_id = contact_id
-        session.commit()
-    except Exception:
-        session.rollback()
-        raise
-    finally:
-        session.close()
 
 
 def load_transaction(tx_id):

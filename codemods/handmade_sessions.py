@@ -1,0 +1,171 @@
+"""FS005 rewrites sessions made by hand inside functions (``s = SessionLocal(); ...;
+s.commit(); s.close()``, the try/except/finally spelling, or never closed) into
+``with get_db_session() as s:``, generating that helper once next to the sessionmaker.
+"""
+
+from __future__ import annotations
+
+import os
+from typing import Iterator
+
+import libcst as cst
+from libcst.codemod.visitors import ImportItem
+
+from codemods.edits import insert_after
+from codemods.imports import reference
+from codemods.rule import FileContext, Finding, Fix, Rule
+from codemods.sessions import INLINE_SESSIONMAKER, Plan
+
+HELPER = '''\
+@contextmanager
+def {name}():
+    """A session that commits on success, rolls back on any error and always closes."""
+    session = {factory}()
+    try:
+        yield session
+        session.commit()
+    except BaseException:
+        session.rollback()
+        raise
+    finally:
+        session.close()
+'''
+
+PROBLEM = {
+    "closed": "is closed by hand: an exception before `close()` leaves its transaction "
+    "open, holding locks and a pooled connection",
+    "unclosed": "is never closed: its transaction stays open until the object is garbage "
+    "collected, holding locks and a pooled connection",
+    "try": "is managed by hand with try/except/finally",
+}
+
+
+class HandMadeSession(Rule):
+    code = "FS005"
+    name = "ad-hoc-session"
+    what = (
+        "A session made by hand inside a function from a `sessionmaker` (`SessionLocal()`, "
+        "`sessionmaker(bind=e)()`) or `Session(engine)`, then committed and closed by hand, "
+        "closed only on the happy path, or never closed."
+    )
+    why = (
+        "When anything raises between the first query and `close()`, the session and its "
+        "transaction stay open for as long as something refers to them (a traceback kept by an "
+        "error reporter is enough): the connection stays checked out, its row or table locks "
+        "stay held (SQLite answers other writers 'database is locked'), and on a snapshot "
+        "database its reads stay in the past."
+    )
+    example = (
+        "def update_label(tx_id, label):\n"
+        "    session = SessionLocal()\n"
+        "    tx = session.get(Transaction, tx_id)\n"
+        "    tx.label = label\n"
+        "    session.commit()\n"
+        "    session.close()\n"
+    )
+    use_instead = (
+        "def update_label(tx_id, label):\n"
+        "    with get_db_session() as session:\n"
+        "        tx = session.get(Transaction, tx_id)\n"
+        "        tx.label = label\n"
+    )
+    fix_safety = (
+        "Safe when nothing can tell the difference: the function commits once, at the end, "
+        "and no ORM object leaves the block (not returned, yielded, stored outside, or used "
+        "after it). Unsafe, and only applied with `--unsafe-fixes`, when an object escapes (it "
+        "comes back expired and detached: DetachedInstanceError on the next attribute), when "
+        "a return or loop exit inside the block would now commit, when it commits earlier as "
+        "well, or when the function never committed. Never applied to a `scoped_session` "
+        "registry call, which is the request's shared session. `get_db_session()` is generated "
+        "once, next to the sessionmaker, unless a helper of that shape already exists."
+    )
+
+    def check(self, ctx: FileContext) -> Iterator[Finding]:
+        yield from self._helpers(ctx)
+        for plan in ctx.collected.session_plans:
+            finding = self._occurrence(ctx, plan)
+            if finding is not None:
+                yield finding
+
+    def _occurrence(self, ctx: FileContext, plan: Plan) -> Finding | None:
+        index, summary = ctx.index, plan.summary
+        source = index.session_source(summary)
+        if source is None:
+            return None
+        made_by = "`Session(...)`" if source.endswith(".Session") else (
+            "`sessionmaker(...)()`" if source == INLINE_SESSIONMAKER else f"`{source.rpartition('.')[2]}()`"
+        )
+        message = f"session `{summary.var}` from {made_by} {PROBLEM[summary.form]}"
+        applicability, reason = summary.applicability, summary.reason
+        helper = None
+        if source not in index.factories:
+            applicability = "none"
+            reason = "there is no module-level sessionmaker to wrap in `get_db_session()`"
+        else:
+            # An unsafe fix is shown (json, --check) even when this run will not apply it.
+            helper = index.helper_for(source, ctx.unsafe_fixes or applicability == "unsafe")
+        fix = None
+        if applicability != "none":
+            fix, problem = self._rewrite(ctx, plan, helper, source, applicability)
+            if problem:
+                applicability, reason, fix = "none", problem, None
+        if applicability == "unsafe":
+            message += f" (unsafe fix: {reason})"
+        elif reason:
+            message += f" (not fixed: {reason})"
+        return self.finding(ctx, summary.location, message, fix)
+
+    def _rewrite(self, ctx, plan: Plan, helper: str, factory: str, applicability: str):
+        expression, item = reference(ctx, helper)
+        if expression is None:
+            return None, item
+        call = cst.Call(func=cst.parse_expression(expression))
+        block = cst.With(
+            items=[cst.WithItem(call, asname=cst.AsName(cst.Name(plan.summary.var)))],
+            body=cst.IndentedBlock(body=plan.body, header=plan.trailing),
+            leading_lines=plan.creation.leading_lines,
+        )
+        edits = [(plan.creation, lambda node: block)]
+        edits += [(stmt, lambda node: cst.RemovalSentinel.REMOVE) for stmt in plan.extent]
+        unused = []
+        module, _, name = factory.rpartition(".")
+        if module != ctx.facts.name:
+            unused = [(module, name)] + [
+                (target.rpartition(".")[0], local)
+                for local, target in ctx.facts.bindings.items()
+                if ctx.index.resolve(target) == factory and local == target.rpartition(".")[2]
+            ]
+        return Fix(applicability, edits, [item] if item else [], unused), None
+
+    def _helpers(self, ctx: FileContext) -> Iterator[Finding]:
+        """Generate `get_db_session()` next to this module's sessionmakers that need one."""
+        index = ctx.index
+        to_generate = index.helpers_to_generate(ctx.unsafe_fixes)
+        for factory, _location in ctx.facts.sessions.factories:
+            name = to_generate.get(factory)
+            if name is None or factory in index.existing_helpers:
+                continue
+            statement = ctx.collected.factory_statements[factory]
+            short = factory.rpartition(".")[2]
+            users = sum(
+                1
+                for facts in index.modules.values()
+                for handmade in facts.sessions.handmade
+                if index.session_source(handmade) == factory
+                and index.fixable(handmade, ctx.unsafe_fixes)
+            )
+            message = (
+                f"sessionmaker `{short}` has no context-manager helper: generate `{name}()` "
+                f"for the {users} hand-made session(s) rewritten to use it"
+            )
+            if name in ctx.facts.module_names or name in ctx.facts.bindings:
+                message += f" (not fixed: `{name}` already names something else in {os.path.relpath(ctx.path)})"
+                yield self.finding(ctx, ctx.location(statement), message)
+                continue
+            yield self.finding(ctx, ctx.location(statement), message, self._helper_fix(ctx, statement, name, short))
+
+    def _helper_fix(self, ctx: FileContext, statement, name: str, factory: str) -> Fix | None:
+        config = ctx.module.config_for_parsing
+        code = HELPER.format(name=name, factory=factory).replace("\n", config.default_newline)
+        edits = insert_after(ctx, statement, cst.parse_statement(code, config), blank_lines=2)
+        return Fix("safe", edits, [ImportItem("contextlib", "contextmanager")]) if edits else None

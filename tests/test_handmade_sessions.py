@@ -1,0 +1,529 @@
+"""FS005 ad-hoc-session: no-op cases first, then safe rewrites, unsafe ones, and reports."""
+
+import pytest
+
+from codemods.engine import Settings
+from helpers import check_noop, check_transformed, findings
+
+FS005 = Settings(select=frozenset({"FS005"}))
+FS005_UNSAFE = Settings(select=frozenset({"FS005"}), unsafe_fixes=True)
+
+DATABASE = """\
+from sqlalchemy import create_engine
+from sqlalchemy.orm import scoped_session, sessionmaker
+
+engine = create_engine("sqlite://")
+SessionLocal = sessionmaker(bind=engine)
+db_session = scoped_session(SessionLocal)
+"""
+
+DATABASE_WITH_HELPER = """\
+from sqlalchemy import create_engine
+from sqlalchemy.orm import scoped_session, sessionmaker
+from contextlib import contextmanager
+
+engine = create_engine("sqlite://")
+SessionLocal = sessionmaker(bind=engine)
+
+
+@contextmanager
+def get_db_session():
+    \"\"\"A session that commits on success, rolls back on any error and always closes.\"\"\"
+    session = SessionLocal()
+    try:
+        yield session
+        session.commit()
+    except BaseException:
+        session.rollback()
+        raise
+    finally:
+        session.close()
+
+
+db_session = scoped_session(SessionLocal)
+"""
+
+
+def project(services: str) -> dict:
+    return {"pkg/__init__.py": "", "pkg/database.py": DATABASE, "pkg/services.py": services}
+
+
+# -- no-op --------------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "services",
+    [
+        pytest.param(
+            """\
+            from .database import db_session
+
+
+            def rename(item, name):
+                session = db_session()
+                item.name = name
+                session.commit()
+            """,
+            id="scoped_session-registry-call",
+        ),
+        pytest.param(
+            """\
+            from .database import SessionLocal
+
+
+            def get_db():
+                db = SessionLocal()
+                try:
+                    yield db
+                finally:
+                    db.close()
+            """,
+            id="session-provider-generator",
+        ),
+        pytest.param(
+            """\
+            from .database import SessionLocal
+
+
+            def make_session():
+                session = SessionLocal()
+                session.info["origin"] = "api"
+                return session
+            """,
+            id="session-factory-function",
+        ),
+        pytest.param(
+            """\
+            from .database import SessionLocal
+
+
+            def rename(item_id, name):
+                with SessionLocal() as session, session.begin():
+                    session.get(Item, item_id).name = name
+            """,
+            id="already-a-with-block",
+        ),
+        pytest.param(
+            """\
+            import sqlite3
+
+
+            def store(row):
+                connection = sqlite3.connect("x.db")
+                connection.execute("insert into t values (?)", row)
+                connection.commit()
+                connection.close()
+            """,
+            id="not-a-session",
+        ),
+    ],
+)
+def test_noop(tmp_path, services):
+    result = check_noop(tmp_path, project(services))
+    assert findings(result, "FS005") == []
+
+
+def test_noop_existing_helper_is_not_itself_reported(tmp_path):
+    result = check_noop(tmp_path, {"pkg/__init__.py": "", "pkg/database.py": DATABASE_WITH_HELPER})
+    assert findings(result) == []
+
+
+# -- safe rewrites ------------------------------------------------------------------------------
+
+
+def test_straight_line_commit_and_close(tmp_path):
+    result = check_transformed(tmp_path, project("""\
+        from .database import SessionLocal
+        from .models import Item
+
+
+        def rename(item_id, name):
+            # Rename one item.
+            session = SessionLocal()  # short-lived
+            item = session.get(Item, item_id)
+            if item is None:
+                raise LookupError(item_id)
+            item.name = name
+            session.commit()
+            session.close()
+            return name
+    """), {
+        "pkg/database.py": DATABASE_WITH_HELPER,
+        "pkg/services.py": """\
+            from .database import get_db_session
+            from .models import Item
+
+
+            def rename(item_id, name):
+                # Rename one item.
+                with get_db_session() as session:  # short-lived
+                    item = session.get(Item, item_id)
+                    if item is None:
+                        raise LookupError(item_id)
+                    item.name = name
+                return name
+        """,
+    }, FS005)
+    assert sorted(f.path.name for f in result.files for f in f.applied) == ["database.py", "services.py"]
+
+
+def test_try_except_finally(tmp_path):
+    check_transformed(tmp_path, project("""\
+        from pkg.database import SessionLocal
+
+
+        def link(a, b):
+            session = SessionLocal()
+            try:
+                session.get(A, a).b_id = b
+                session.commit()
+            except Exception:
+                session.rollback()
+                raise
+            finally:
+                session.close()
+    """), {
+        "pkg/database.py": DATABASE_WITH_HELPER,
+        "pkg/services.py": """\
+            from pkg.database import get_db_session
+
+
+            def link(a, b):
+                with get_db_session() as session:
+                    session.get(A, a).b_id = b
+        """,
+    }, FS005)
+
+
+def test_closed_only_on_the_happy_path(tmp_path):
+    check_transformed(tmp_path, project("""\
+        from pkg.database import SessionLocal
+
+
+        def link(a, b):
+            session = SessionLocal()
+            try:
+                session.get(A, a).b_id = b
+                session.commit()
+            except:
+                session.rollback()
+                raise
+            session.close()
+    """), {
+        "pkg/database.py": DATABASE_WITH_HELPER,
+        "pkg/services.py": """\
+            from pkg.database import get_db_session
+
+
+            def link(a, b):
+                with get_db_session() as session:
+                    session.get(A, a).b_id = b
+        """,
+    }, FS005)
+
+
+def test_never_closed(tmp_path):
+    check_transformed(tmp_path, project("""\
+        from pkg import database
+
+
+        def record(event):
+            session = database.SessionLocal()
+            session.add(Event(name=event))
+            session.commit()
+            log.info("recorded %s", event)
+    """), {
+        "pkg/database.py": DATABASE_WITH_HELPER,
+        "pkg/services.py": """\
+            from pkg import database
+
+
+            def record(event):
+                with database.get_db_session() as session:
+                    session.add(Event(name=event))
+                log.info("recorded %s", event)
+        """,
+    }, FS005)
+
+
+def test_existing_helper_is_reused_and_nothing_generated(tmp_path):
+    database = DATABASE + """
+from contextlib import contextmanager
+
+
+@contextmanager
+def session_scope():
+    s = SessionLocal()
+    try:
+        yield s
+        s.commit()
+    except Exception:
+        s.rollback()
+        raise
+    finally:
+        s.close()
+"""
+    check_transformed(tmp_path, {
+        "pkg/__init__.py": "",
+        "pkg/database.py": database,
+        "pkg/services.py": """\
+            from .database import SessionLocal, db_session
+
+
+            def record(event):
+                session = SessionLocal()
+                session.add(Event(name=event))
+                session.commit()
+                session.close()
+        """,
+    }, {
+        "pkg/services.py": """\
+            from .database import db_session, session_scope
+
+
+            def record(event):
+                with session_scope() as session:
+                    session.add(Event(name=event))
+        """,
+    }, FS005)
+
+
+def test_factory_and_use_in_one_module_with_crlf(tmp_path):
+    source = (
+        "from sqlalchemy.orm import sessionmaker\r\n"
+        "\r\n"
+        "Session = sessionmaker()\r\n"
+        "\r\n"
+        "\r\n"
+        "def record(event):\r\n"
+        "    s = Session()\r\n"
+        "    s.add(event)\r\n"
+        "    s.commit()\r\n"
+        "    s.close()\r\n"
+    )
+    expected = (
+        "from sqlalchemy.orm import sessionmaker\r\n"
+        "from contextlib import contextmanager\r\n"
+        "\r\n"
+        "Session = sessionmaker()\r\n"
+        "\r\n"
+        "\r\n"
+        "@contextmanager\r\n"
+        "def get_db_session():\r\n"
+        '    """A session that commits on success, rolls back on any error and always closes."""\r\n'
+        "    session = Session()\r\n"
+        "    try:\r\n"
+        "        yield session\r\n"
+        "        session.commit()\r\n"
+        "    except BaseException:\r\n"
+        "        session.rollback()\r\n"
+        "        raise\r\n"
+        "    finally:\r\n"
+        "        session.close()\r\n"
+        "\r\n"
+        "\r\n"
+        "def record(event):\r\n"
+        "    with get_db_session() as s:\r\n"
+        "        s.add(event)\r\n"
+    )
+    check_transformed(tmp_path, {"jobs.py": source.encode()}, {"jobs.py": expected.encode()}, FS005)
+
+
+# -- unsafe: reported by default, rewritten with --unsafe-fixes ---------------------------------
+
+UNSAFE = [
+    pytest.param(
+        """\
+        def load(item_id):
+            session = SessionLocal()
+            item = session.get(Item, item_id)
+            session.close()
+            return item
+        """,
+        """\
+        def load(item_id):
+            with get_db_session() as session:
+                item = session.get(Item, item_id)
+            return item
+        """,
+        "`item` is used after the block",
+        id="object-returned",
+    ),
+    pytest.param(
+        """\
+        def count():
+            session = SessionLocal()
+            n = session.query(Item).count()
+            session.close()
+            print(n)
+        """,
+        """\
+        def count():
+            with get_db_session() as session:
+                n = session.query(Item).count()
+            print(n)
+        """,
+        "`n` is used after the block",
+        id="value-used-after",
+    ),
+    pytest.param(
+        """\
+        def touch(item_id):
+            session = SessionLocal()
+            session.get(Item, item_id).seen = True
+            session.close()
+        """,
+        """\
+        def touch(item_id):
+            with get_db_session() as session:
+                session.get(Item, item_id).seen = True
+        """,
+        "it never commits, and the block would commit",
+        id="never-committed",
+    ),
+    pytest.param(
+        """\
+        def rename(item_id, name):
+            session = SessionLocal()
+            item = session.get(Item, item_id)
+            if item.name == name:
+                return False
+            item.name = name
+            session.commit()
+            session.close()
+        """,
+        """\
+        def rename(item_id, name):
+            with get_db_session() as session:
+                item = session.get(Item, item_id)
+                if item.name == name:
+                    return False
+                item.name = name
+        """,
+        "it returns from inside the session",
+        id="early-return",
+    ),
+    pytest.param(
+        """\
+        def remember(item_id):
+            session = SessionLocal()
+            item = session.get(Item, item_id)
+            CACHE[item_id] = item
+            session.commit()
+            session.close()
+        """,
+        """\
+        def remember(item_id):
+            with get_db_session() as session:
+                item = session.get(Item, item_id)
+                CACHE[item_id] = item
+        """,
+        "it stores into `CACHE`",
+        id="stored-outside",
+    ),
+    pytest.param(
+        """\
+        def two_steps(item):
+            session = SessionLocal()
+            session.add(item)
+            session.commit()
+            item.state = "done"
+            session.commit()
+            session.close()
+        """,
+        """\
+        def two_steps(item):
+            with get_db_session() as session:
+                session.add(item)
+                session.commit()
+                item.state = "done"
+        """,
+        "it commits before the end as well",
+        id="several-commits",
+    ),
+]
+
+HEADER = "from .database import SessionLocal\n\n\n"
+HEADER_AFTER = "from .database import get_db_session\n\n\n"
+
+
+@pytest.mark.parametrize("before, after, reason", UNSAFE)
+def test_unsafe_is_reported_not_rewritten_by_default(tmp_path, before, after, reason):
+    from textwrap import dedent
+
+    result = check_noop(tmp_path, project(HEADER + dedent(before)), FS005)
+    [finding] = findings(result, "FS005")
+    assert finding.applicability == "unsafe"
+    assert f"(unsafe fix: {reason}" in finding.message
+
+
+@pytest.mark.parametrize("before, after, reason", UNSAFE)
+def test_unsafe_is_rewritten_with_unsafe_fixes(tmp_path, before, after, reason):
+    from textwrap import dedent
+
+    check_transformed(tmp_path, project(HEADER + dedent(before)), {
+        "pkg/database.py": DATABASE_WITH_HELPER,
+        "pkg/services.py": HEADER_AFTER + dedent(after),
+    }, FS005_UNSAFE)
+
+
+# -- reported only ------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "services, reason",
+    [
+        pytest.param(
+            """\
+            from sqlalchemy.orm import Session
+
+            from .database import engine
+
+
+            def record(event):
+                session = Session(engine)
+                session.add(event)
+                session.commit()
+                session.close()
+            """,
+            "there is no module-level sessionmaker to wrap",
+            id="Session(engine)",
+        ),
+        pytest.param(
+            """\
+            from .database import SessionLocal
+
+
+            def record(event):
+                session = SessionLocal()
+                session.add(event)
+                if event.urgent:
+                    session.close()
+                    return
+                session.commit()
+                session.close()
+            """,
+            "`session` is closed or rolled back inside the block as well",
+            id="close-in-a-branch",
+        ),
+        pytest.param(
+            """\
+            from .database import SessionLocal
+
+
+            def record(event):
+                session = SessionLocal()
+                session.add(event)
+                session.commit()  # audit needs this
+                session.close()
+            """,
+            "a comment on the lines the rewrite removes would be lost",
+            id="comment-would-be-lost",
+        ),
+    ],
+)
+def test_reported_without_fix(tmp_path, services, reason):
+    result = check_noop(tmp_path, project(services), FS005_UNSAFE)
+    [finding] = findings(result, "FS005")
+    assert finding.fix is None
+    assert f"(not fixed: {reason}" in finding.message

@@ -4,9 +4,18 @@ wants (two blank lines around it at module level, one inside a function)."""
 from __future__ import annotations
 
 import libcst as cst
+import libcst.matchers as m
 from libcst.metadata import ParentNodeProvider
 
-from codemods.rule import Edit, FileContext
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:  # rule.py imports the analysis that uses this module
+    from codemods.rule import Edit, FileContext
+
+
+def has_comment(node: cst.CSTNode) -> bool:
+    """Whether removing ``node`` would lose a comment."""
+    return bool(m.findall(node, m.Comment()))
 
 
 def ensure_blank_lines(node: cst.CSTNode, count: int) -> cst.CSTNode:
@@ -20,8 +29,8 @@ def ensure_blank_lines(node: cst.CSTNode, count: int) -> cst.CSTNode:
 
 
 def insert_after(
-    ctx: FileContext, statement: cst.CSTNode, new: cst.BaseStatement, blank_lines: int
-) -> list[tuple[cst.CSTNode, Edit]] | None:
+    ctx: "FileContext", statement: cst.CSTNode, new: cst.BaseStatement, blank_lines: int
+) -> "list[tuple[cst.CSTNode, Edit]] | None":
     """Edits that put ``new`` right after ``statement``; None when ``statement`` sits in a
     one-line block (``if x: app = Flask()``), where nothing can follow it on its own line."""
     block = ctx.wrapper.resolve(ParentNodeProvider)[statement]

@@ -228,6 +228,7 @@ class _ApplyEdits(cst.CSTTransformer):
 
 
 def _apply(module: cst.Module, fixes: list[Fix], where: ModuleNameAndPackage) -> cst.Module:
+    original = module
     edits = defaultdict(list)
     imports, unused = [], []
     for fix in fixes:
@@ -252,7 +253,21 @@ def _apply(module: cst.Module, fixes: list[Fix], where: ModuleNameAndPackage) ->
         module = RemoveImportsVisitor(full, removals).transform_module(module)
     if imports:
         module = module.visit(_KeepImportOrder(sorted_before))
+    if not _starts_blank(original) and _starts_blank(module):
+        # The first statements went (unused imports, say); their separator must not lead.
+        first = module.body[0]
+        leading = list(first.leading_lines)
+        while leading and leading[0].comment is None:
+            leading.pop(0)
+        module = module.with_changes(body=[first.with_changes(leading_lines=leading), *module.body[1:]])
     return module
+
+
+def _starts_blank(module: cst.Module) -> bool:
+    if module.header or not module.body:
+        return False
+    leading = module.body[0].leading_lines
+    return bool(leading) and leading[0].comment is None
 
 
 def _isort_key(alias: cst.ImportAlias) -> tuple:

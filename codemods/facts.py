@@ -23,6 +23,7 @@ from libcst.metadata import (
 from libcst.metadata.name_provider import ModuleNameAndPackage
 
 from codemods.location import Location
+from codemods.orm import CacheCollector, OrmFacts
 from codemods.sessions import (
     INLINE_SESSIONMAKER,
     SESSIONMAKER,
@@ -102,6 +103,7 @@ class ModuleFacts:
     module_names: set[str] = field(default_factory=set)  # every name bound at module level
     gevent_patched: bool = False  # calls gevent.monkey.patch_all()
     sessions: SessionFacts = field(default_factory=SessionFacts)
+    orm: OrmFacts = field(default_factory=OrmFacts)
 
 
 def module_name_for(path: Path) -> tuple[Path, ModuleNameAndPackage]:
@@ -378,6 +380,7 @@ class CollectedModule:
     function_nodes: dict[str, cst.FunctionDef]
     factory_statements: dict[str, cst.CSTNode]
     session_plans: list[Plan]
+    caches: CacheCollector
 
 
 def collect_facts(module: cst.Module, path: Path, where: ModuleNameAndPackage) -> CollectedModule:
@@ -385,6 +388,9 @@ def collect_facts(module: cst.Module, path: Path, where: ModuleNameAndPackage) -
     facts = ModuleFacts(where.name, where.package, path)
     collector = _Collector(facts)
     wrapper.visit(collector)
+    caches = CacheCollector(where.name)
+    wrapper.visit(caches)
+    facts.orm = caches.facts
     return CollectedModule(
         facts,
         wrapper,
@@ -392,4 +398,5 @@ def collect_facts(module: cst.Module, path: Path, where: ModuleNameAndPackage) -
         collector.function_nodes,
         collector.factory_statements,
         collector.session_plans,
+        caches,
     )

@@ -7,10 +7,12 @@ registers a teardown through ``init_app(app)``.
 
 from __future__ import annotations
 
+import os
 from dataclasses import dataclass
 from functools import cached_property
 
 from codemods.facts import AppDef, ModuleFacts, RegistryDef
+from codemods.orm import COLUMN_ONLY, OBJECT_TERMINALS
 from codemods.sessions import INLINE_SESSIONMAKER, SESSION_CLASS, HandMade
 
 
@@ -260,6 +262,98 @@ class ProjectIndex:
             return self.existing_helpers[factory]
         name = self.helpers_to_generate(unsafe_fixes).get(factory)
         return f"{self.factories[factory]}.{name}" if name else None
+
+
+    # -- ORM objects and caches -----------------------------------------------------------
+    @cached_property
+    def models(self) -> frozenset[str]:
+        """Mapped classes: those deriving, at any depth, from a declarative base or
+        Flask-SQLAlchemy's `db.Model`."""
+        bases = set()
+        for facts in self.modules.values():
+            bases |= facts.orm.declarative_bases
+            bases |= {f"{db}.Model" for db in facts.orm.flask_sqlalchemy}
+        classes = {
+            cls: self.resolve_all(parents)
+            for facts in self.modules.values()
+            for cls, parents in facts.orm.classes.items()
+        }
+        models: set[str] = set()
+        changed = True
+        while changed:
+            changed = False
+            for cls, parents in classes.items():
+                if cls not in models and cls not in bases and parents & (bases | models):
+                    models.add(cls)
+                    changed = True
+        return frozenset(models)
+
+    @cached_property
+    def session_roots(self) -> frozenset[str]:
+        """Names whose methods run queries: registries and Flask-SQLAlchemy's `db.session`."""
+        roots = set(self.registries)
+        for facts in self.modules.values():
+            roots |= {f"{db}.session" for db in facts.orm.flask_sqlalchemy}
+        return frozenset(roots)
+
+    @cached_property
+    def local_sessions(self) -> dict[str, frozenset[str]]:
+        """Names local to a function -> what made them (`s = SessionLocal()`, `with X() as s`)."""
+        return {q: c for facts in self.modules.values() for q, c in facts.orm.local_sessions.items()}
+
+    def _is_session(self, qname: str) -> bool:
+        if qname in self.session_roots:
+            return True
+        callee = self.local_sessions.get(qname)
+        if callee is None:
+            return False
+        made_by = self.resolve_all(callee)
+        return bool(made_by & (self.factories.keys() | self.registries.keys() | SESSION_CLASS))
+
+    def returns_orm_objects(self, query) -> bool:
+        roots = self.resolve_all(query.roots)
+        if query.root_attr == "query":
+            known_root = bool(roots & self.models)
+        else:
+            known_root = any(self._is_session(root) for root in roots)
+        if not known_root or set(query.methods) & COLUMN_ONLY:
+            return False
+        if query.terminal not in OBJECT_TERMINALS:
+            return False
+        return bool(self.resolve_all(query.entities) & self.models)
+
+    @cached_property
+    def global_caches(self) -> dict:
+        """Module-level names bound at import to ORM objects, with why they cannot be
+        rewritten (None when they can)."""
+        found = {}
+        read_at_import = {
+            ref: facts.path for facts in self.modules.values()
+            for ref in self.resolve_all(facts.orm.import_time_refs)
+        }
+        declared_global = {q for facts in self.modules.values() for q in facts.orm.declared_global}
+        for facts in self.modules.values():
+            for cached in facts.orm.globals:
+                if not self.returns_orm_objects(cached.query):
+                    continue
+                problem = None
+                if cached.qname in declared_global:
+                    problem = "it is reassigned through `global`"
+                elif cached.qname in read_at_import:
+                    where = os.path.relpath(read_at_import[cached.qname])
+                    problem = f"it is read while modules are imported ({where})"
+                found[cached.qname] = (cached, problem)
+        return found
+
+    @cached_property
+    def cache_cleared(self) -> frozenset[str]:
+        return frozenset(
+            q for facts in self.modules.values() for q in self.resolve_all(facts.orm.cache_clear)
+        )
+
+    @cached_property
+    def flask_caches(self) -> frozenset[str]:
+        return frozenset(q for facts in self.modules.values() for q in facts.orm.flask_caches)
 
 
 def _snake(name: str) -> str:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from codemods.caches import GlobalOrmCache, MemoizedOrm
 from codemods.handmade_sessions import HandMadeSession
 from codemods.rule import Rule
 from codemods.teardown import MissingTeardown, TeardownClose
@@ -9,6 +10,8 @@ from codemods.teardown import MissingTeardown, TeardownClose
 RULES: tuple[type[Rule], ...] = (
     MissingTeardown,
     TeardownClose,
+    GlobalOrmCache,
+    MemoizedOrm,
     HandMadeSession,
 )
 

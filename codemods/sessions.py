@@ -18,6 +18,7 @@ from typing import Callable
 import libcst as cst
 import libcst.matchers as m
 
+from codemods.edits import has_comment
 from codemods.location import Location
 
 SESSIONMAKER = frozenset({"sqlalchemy.orm.sessionmaker", "sqlalchemy.orm.session.sessionmaker"})
@@ -205,10 +206,6 @@ def _stores_outside(body, local: set[str]) -> str | None:
     return None
 
 
-def _has_comment(node: cst.CSTNode) -> bool:
-    return bool(m.findall(node, m.Comment()))
-
-
 def analyse_block(
     block: cst.IndentedBlock,
     function: str,
@@ -270,11 +267,11 @@ def _plan(creation, var: str, rest: list, last_use: int):
         body = inner[:-1] if committed else inner
         if not closed:
             form = "unclosed"
-        dropped_comments = _has_comment(
+        dropped_comments = has_comment(
             first.with_changes(body=first.body.with_changes(body=[cst.SimpleStatementLine([cst.Pass()])]))
-        ) or any(_has_comment(s) for s in extent[1:])
+        ) or any(has_comment(s) for s in extent[1:])
         if committed:
-            dropped_comments |= _has_comment(inner[-1])
+            dropped_comments |= has_comment(inner[-1])
     else:
         extent = rest[: last_use + 1]
         closed = m.matches(extent[-1], close)
@@ -285,7 +282,7 @@ def _plan(creation, var: str, rest: list, last_use: int):
         if committed:
             dropped.append(body[-1])
             body = body[:-1]
-        dropped_comments = any(_has_comment(s) for s in dropped)
+        dropped_comments = any(has_comment(s) for s in dropped)
     after = rest[len(extent) :]
 
     def verdict(applicability, reason=None):

@@ -118,7 +118,42 @@ def receipt():
     return {"status": response.status_code, "body": response.get_json(silent=True)}
 
 
+def read_change_read(path, field, change):
+    client = app.test_client()
+
+    def read():
+        response = client.get(path)
+        return response.get_json()[field] if field else response.status_code
+
+    first = read()
+    with sqlite3.connect(db_path) as writer:
+        writer.execute(change)
+    return {"first": first, "second": read()}
+
+
+def cached_contact():
+    return read_change_read(
+        "/api/contacts/1", "name", "UPDATE contacts SET name = 'Alicia' WHERE id = 1"
+    )
+
+
+def cached_wallet():
+    return read_change_read(
+        "/api/wallets/0xabc", "name", "UPDATE wallets SET name = 'Savings' WHERE address = '0xabc'"
+    )
+
+
+def new_asset():
+    return read_change_read(
+        "/api/wallets/0xabc/transactions?asset=BTC", None,
+        "INSERT INTO assets (symbol, name, decimals) VALUES ('BTC', 'Bitcoin', 8)",
+    )
+
+
 SCENARIOS = {
+    "cached_contact": cached_contact,
+    "cached_wallet": cached_wallet,
+    "new_asset": new_asset,
     "stale_read_client": via_test_client,
     "stale_read_server": via_http_server,
     "lock_after_error": lock_after_error,

@@ -77,3 +77,35 @@ def test_the_unsafe_fix_of_that_loader_really_is_unsafe(tmp_path):
     assert "def load_transaction" in (unsafe / "cryptowallet" / "services.py").read_text()
     assert "SessionLocal()" not in (unsafe / "cryptowallet" / "services.py").read_text()
     assert observe(unsafe, tmp_path, "receipt") == {"error": "DetachedInstanceError"}
+
+
+# FS003: ORM objects cached across requests.
+
+CACHES = {
+    "cached_contact": ("Alice", "Alicia"),
+    "cached_wallet": ("Main", "Savings"),
+    "new_asset": (400, 200),  # BTC is unsupported until it is added
+}
+
+
+@pytest.mark.parametrize("scenario", sorted(CACHES))
+def test_before_serves_the_cached_value(tmp_path, scenario):
+    old, _ = CACHES[scenario]
+    assert observe(BEFORE, tmp_path, scenario) == {"first": old, "second": old}
+
+
+@pytest.mark.parametrize("scenario", sorted(CACHES))
+def test_the_teardown_alone_does_not_reach_the_caches(tmp_path, scenario):
+    # The catalog's point: remove() cannot help objects that code keeps in globals.
+    teardown_only = tmp_path / "teardown_only"
+    shutil.copytree(BEFORE, teardown_only)
+    fixsessions("--select", "FS001", ".", cwd=teardown_only)
+    assert "teardown_appcontext" in (teardown_only / "cryptowallet" / "app.py").read_text()
+    old, _ = CACHES[scenario]
+    assert observe(teardown_only, tmp_path, scenario) == {"first": old, "second": old}
+
+
+@pytest.mark.parametrize("scenario", sorted(CACHES))
+def test_after_serves_the_current_value(tmp_path, scenario):
+    old, new = CACHES[scenario]
+    assert observe(AFTER, tmp_path, scenario) == {"first": old, "second": new}

@@ -1,23 +1,18 @@
 """Lookups and updates the views share."""
 
-from functools import lru_cache
-
 from .database import SessionLocal, db_session, get_db_session
 from .models import Asset, Contact, LabelChange, Transaction, Wallet
 
-# The assets the API accepts, read once when the module is imported.
-SUPPORTED_ASSETS = db_session.query(Asset).order_by(Asset.symbol).all()
 
-_contacts = {}
+# The assets the API accepts.
+def SUPPORTED_ASSETS():
+    return db_session.query(Asset).order_by(Asset.symbol).all()
 
 
 def get_contact(contact_id):
-    if contact_id not in _contacts:
-        _contacts[contact_id] = db_session.get(Contact, contact_id)
-    return _contacts[contact_id]
+    return db_session.get(Contact, contact_id)
 
 
-@lru_cache(maxsize=256)
 def get_wallet(address):
     return db_session.query(Wallet).filter_by(address=address).one_or_none()
 

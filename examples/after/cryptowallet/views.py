@@ -46,7 +46,7 @@ def wallet_transactions(address):
 
     asset = request.args.get("asset")
     if asset:
-        if asset.upper() not in {a.symbol for a in SUPPORTED_ASSETS}:
+        if asset.upper() not in {a.symbol for a in SUPPORTED_ASSETS()}:
             abort(400, f"unsupported asset {asset!r}")
         query = query.filter(Transaction.asset_symbol == asset.upper())
 

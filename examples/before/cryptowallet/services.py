@@ -5,7 +5,7 @@ from functools import lru_cache
 from .database import SessionLocal, db_session
 from .models import Asset, Contact, LabelChange, Transaction, Wallet
 
-# The assets the API accepts, read once when the module is imported.
+# The assets the API accepts.
 SUPPORTED_ASSETS = db_session.query(Asset).order_by(Asset.symbol).all()
 
 _contacts = {}

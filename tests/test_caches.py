@@ -1,0 +1,439 @@
+"""FS003 global-orm-cache and FS004 memoized-orm: no-op cases first, then rewrites, then
+what is only reported."""
+
+from textwrap import dedent
+
+import pytest
+
+from codemods.engine import Settings
+from helpers import check_noop, check_transformed, findings
+
+FS003 = Settings(select=frozenset({"FS003"}))
+CACHES = Settings(select=frozenset({"FS003", "FS004"}))
+
+DATABASE = """\
+from sqlalchemy import Column, Integer, String, create_engine
+from sqlalchemy.orm import declarative_base, scoped_session, sessionmaker
+
+engine = create_engine("sqlite://")
+db_session = scoped_session(sessionmaker(bind=engine))
+Base = declarative_base()
+Base.query = db_session.query_property()
+
+
+class Asset(Base):
+    __tablename__ = "assets"
+    id = Column(Integer, primary_key=True)
+    symbol = Column(String)
+
+
+class Token(Asset):
+    pass
+"""
+
+
+def project(module: str) -> dict:
+    return {"pkg/__init__.py": "", "pkg/db.py": DATABASE, "pkg/mod.py": dedent(module)}
+
+
+# -- no-op ------------------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "module",
+    [
+        pytest.param(
+            """\
+            from .db import Asset, db_session
+
+            SYMBOLS = db_session.query(Asset.symbol).all()
+            """,
+            id="primitives-columns",
+        ),
+        pytest.param(
+            """\
+            from .db import Asset, db_session
+
+            ASSET_IDS = [a.id for a in db_session.query(Asset).all()]
+            COUNT = db_session.query(Asset).count()
+            """,
+            id="ids-and-counts",
+        ),
+        pytest.param(
+            """\
+            import json
+            import os
+
+            CONFIG = json.loads(os.environ.get("CONFIG", "{}"))
+            DEFAULTS = dict(CONFIG).items()
+            """,
+            id="configuration",
+        ),
+        pytest.param(
+            """\
+            from functools import lru_cache
+
+
+            @lru_cache(maxsize=None)
+            def fib(n):
+                return n if n < 2 else fib(n - 1) + fib(n - 2)
+            """,
+            id="lru_cache-on-a-pure-function",
+        ),
+        pytest.param(
+            """\
+            from flask import g
+
+            from .db import Asset
+
+
+            def current_asset(asset_id):
+                if "asset" not in g:
+                    g.asset = Asset.query.get(asset_id)
+                return g.asset
+            """,
+            id="flask-g",
+        ),
+        pytest.param(
+            """\
+            from .db import Asset
+
+            _names = {}
+
+
+            def asset_name(asset_id):
+                if asset_id not in _names:
+                    _names[asset_id] = Asset.query.get(asset_id).symbol
+                return _names[asset_id]
+            """,
+            id="memo-of-primitives",
+        ),
+        pytest.param(
+            """\
+            class Unmapped:
+                query = None
+
+
+            LATEST = Unmapped.query.all()
+            """,
+            id="query-on-an-unmapped-class",
+        ),
+    ],
+)
+def test_noop(tmp_path, module):
+    result = check_noop(tmp_path, project(module), CACHES)
+    assert findings(result) == []
+
+
+# -- rewrites ---------------------------------------------------------------------------------------
+
+
+def test_global_query_result_becomes_a_function_in_every_module(tmp_path):
+    result = check_transformed(tmp_path, {
+        **project("""\
+            from .db import Asset, db_session
+
+            # Loaded at startup.
+            SUPPORTED = db_session.query(Asset).order_by(Asset.symbol).all()  # all of them
+            DEFAULT_SYMBOL = "ETH"
+
+
+            def supported_symbols():
+                return {asset.symbol for asset in SUPPORTED}
+        """),
+        "pkg/views.py": """\
+            from . import mod
+            from .mod import SUPPORTED
+
+
+            def count():
+                return len(SUPPORTED) + len(mod.SUPPORTED)
+        """,
+    }, {
+        "pkg/mod.py": """\
+            from .db import Asset, db_session
+
+
+            # Loaded at startup.
+            def SUPPORTED():  # all of them
+                return db_session.query(Asset).order_by(Asset.symbol).all()
+
+
+            DEFAULT_SYMBOL = "ETH"
+
+
+            def supported_symbols():
+                return {asset.symbol for asset in SUPPORTED()}
+        """,
+        "pkg/views.py": """\
+            from . import mod
+            from .mod import SUPPORTED
+
+
+            def count():
+                return len(SUPPORTED()) + len(mod.SUPPORTED())
+        """,
+    }, FS003)
+    assert sorted(f.code for file in result.files for f in file.applied) == ["FS003", "FS003"]
+
+
+@pytest.mark.parametrize(
+    "query",
+    [
+        "Asset.query.filter_by(symbol='ETH').first()",
+        "Token.query.all()",
+        "db_session.get(Asset, 1)",
+        "db_session.scalars(select(Asset)).all()",
+        "db_session.execute(select(Asset)).scalars().all()",
+    ],
+)
+def test_query_spellings(tmp_path, query):
+    check_transformed(tmp_path, project(f"""\
+        from sqlalchemy import select
+
+        from .db import Asset, Token, db_session
+
+        VALUE = {query}
+    """), {
+        "pkg/mod.py": f"""\
+            from sqlalchemy import select
+
+            from .db import Asset, Token, db_session
+
+
+            def VALUE():
+                return {query}
+        """,
+    }, FS003)
+
+
+def test_dict_memo_gives_way_to_the_query(tmp_path):
+    check_transformed(tmp_path, project("""\
+        from .db import Asset, db_session
+
+        _assets = {}
+
+
+        def get_asset(asset_id):
+            if asset_id not in _assets:
+                _assets[asset_id] = db_session.get(Asset, asset_id)
+            return _assets[asset_id]
+    """), {
+        "pkg/mod.py": """\
+            from .db import Asset, db_session
+
+
+            def get_asset(asset_id):
+                return db_session.get(Asset, asset_id)
+        """,
+    }, FS003)
+
+
+def test_memo_dict_used_elsewhere_is_kept(tmp_path):
+    check_transformed(tmp_path, project("""\
+        from .db import Asset, db_session
+
+        _assets = {}
+
+
+        def get_asset(asset_id):
+            log(asset_id)
+            if asset_id not in _assets:
+                _assets[asset_id] = db_session.get(Asset, asset_id)
+            return _assets[asset_id]
+
+
+        def forget():
+            _assets.clear()
+    """), {
+        "pkg/mod.py": """\
+            from .db import Asset, db_session
+
+            _assets = {}
+
+
+            def get_asset(asset_id):
+                log(asset_id)
+                return db_session.get(Asset, asset_id)
+
+
+            def forget():
+                _assets.clear()
+        """,
+    }, FS003)
+
+
+def test_lru_cache_removed_with_its_import(tmp_path):
+    check_transformed(tmp_path, project("""\
+        import functools
+        from functools import lru_cache
+
+        from .db import Asset, db_session
+
+
+        @lru_cache(maxsize=128)
+        def by_symbol(symbol):
+            return db_session.query(Asset).filter_by(symbol=symbol).one()
+
+
+        @functools.cache
+        def all_assets():
+            with db_session() as session:
+                return session.query(Asset).all()
+    """), {
+        "pkg/mod.py": """\
+            from .db import Asset, db_session
+
+
+            def by_symbol(symbol):
+                return db_session.query(Asset).filter_by(symbol=symbol).one()
+
+
+            def all_assets():
+                with db_session() as session:
+                    return session.query(Asset).all()
+        """,
+    }, FS003)
+
+
+def test_flask_sqlalchemy_model_and_session(tmp_path):
+    check_transformed(tmp_path, {
+        "app.py": """\
+            from flask import Flask
+            from flask_sqlalchemy import SQLAlchemy
+
+            app = Flask(__name__)
+            db = SQLAlchemy(app)
+
+
+            class User(db.Model):
+                pass
+
+
+            ADMINS = User.query.filter_by(admin=True).all()
+            FIRST = db.session.get(User, 1)
+        """,
+    }, {
+        "app.py": """\
+            from flask import Flask
+            from flask_sqlalchemy import SQLAlchemy
+
+            app = Flask(__name__)
+            db = SQLAlchemy(app)
+
+
+            class User(db.Model):
+                pass
+
+
+            def ADMINS():
+                return User.query.filter_by(admin=True).all()
+
+
+            def FIRST():
+                return db.session.get(User, 1)
+        """,
+    }, FS003)
+
+
+# -- reported only ----------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "module, reason",
+    [
+        pytest.param(
+            """\
+            from .db import Asset
+
+            ALL = Asset.query.all()
+            BY_SYMBOL = {a.symbol: a for a in ALL}
+            """,
+            "it is read while modules are imported",
+            id="read-at-import",
+        ),
+        pytest.param(
+            """\
+            from .db import Asset
+
+            ALL = Asset.query.all()
+
+
+            def refresh():
+                global ALL
+                ALL = Asset.query.all()
+            """,
+            "it is reassigned through `global`",
+            id="reassigned",
+        ),
+        pytest.param(
+            """\
+            from .db import Asset, db_session
+
+            _seen = {}
+
+
+            def remember(asset_id):
+                _seen.setdefault(asset_id, db_session.get(Asset, asset_id))
+                return _seen[asset_id]
+            """,
+            "a memo of a shape fixsessions does not rewrite",
+            id="other-memo-shape",
+        ),
+        pytest.param(
+            """\
+            from functools import lru_cache
+
+            from .db import Asset
+
+
+            @lru_cache
+            def everything():
+                return Asset.query.all()
+
+
+            def reset():
+                everything.cache_clear()
+            """,
+            "its `cache_clear()`/`cache_info()` is used",
+            id="cache_clear-used",
+        ),
+    ],
+)
+def test_reported_without_fix(tmp_path, module, reason):
+    result = check_noop(tmp_path, project(module), FS003)
+    found = findings(result, "FS003")
+    assert found and all(f.fix is None for f in found)
+    assert any(f"(not fixed: {reason}" in f.message for f in found)
+
+
+def test_flask_caching_and_cachetools_are_reported(tmp_path):
+    result = check_noop(tmp_path, {
+        **project("""\
+            import cachetools
+            from flask_caching import Cache
+
+            from .db import Asset
+
+            cache = Cache()
+
+
+            @cache.memoize(timeout=60)
+            def all_assets():
+                return Asset.query.all()
+
+
+            @cache.cached(timeout=60, key_prefix="n")
+            def asset_count():
+                return Asset.query.count()
+
+
+            @cachetools.cached(cachetools.TTLCache(10, 60))
+            def first_asset():
+                return Asset.query.first()
+        """),
+    }, CACHES)
+    reported = sorted((f.code, f.location.line) for f in findings(result))
+    assert reported == [("FS004", 10), ("FS004", 20)]
+    assert all(f.fix is None for f in findings(result))
+    assert "cached by Flask-Caching" in findings(result)[0].message

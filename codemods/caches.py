@@ -85,7 +85,8 @@ class GlobalOrmCache(Rule):
             edits = [(statement, lambda node, s=statement: _as_function(s))]
             edits += _following_spacing(ctx, statement)
             edits += [(node, edit) for node, edit, _ in _calls_to(ctx, {cached.qname})]
-            yield self.finding(ctx, cached.location, message, Fix("safe", edits))
+            fix = Fix("safe", edits, group=f"FS003:{cached.qname}")
+            yield self.finding(ctx, cached.location, message, fix)
 
     def _uses_elsewhere(self, ctx: FileContext) -> Iterator[Finding]:
         index = ctx.index
@@ -96,16 +97,15 @@ class GlobalOrmCache(Rule):
         if not fixable:
             return
         calls = _calls_to(ctx, fixable)
-        if not calls:
-            return
-        node, _, target = min(calls, key=lambda c: (ctx.location(c[0]).line, ctx.location(c[0]).column))
-        cached, _ = index.global_caches[target]
-        message = (
-            f"uses `{cached.name}` ({_where(index, target, cached.location)}), ORM objects "
-            f"loaded once at import: each use becomes a call that queries"
-        )
-        edits = [(n, edit) for n, edit, _ in calls]
-        yield self.finding(ctx, ctx.location(node), message, Fix("safe", edits))
+        for target in sorted({t for _, _, t in calls}):
+            mine = [(n, edit) for n, edit, t in calls if t == target]
+            first = min((ctx.location(n) for n, _ in mine), key=lambda loc: (loc.line, loc.column))
+            cached, _ = index.global_caches[target]
+            message = (
+                f"uses `{cached.name}` ({_where(index, target, cached.location)}), ORM objects "
+                f"loaded once at import: each use becomes a call that queries"
+            )
+            yield self.finding(ctx, first, message, Fix("safe", mine, group=f"FS003:{target}"))
 
     # -- dict memos -------------------------------------------------------------------------------
     def _memos(self, ctx: FileContext) -> Iterator[Finding]:

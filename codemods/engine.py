@@ -22,6 +22,7 @@ from codemods.rule import FileContext, Finding, Fix, Rule
 from codemods.source import SourceError, SourceText, read_bytes, write_atomic
 
 MAX_ROUNDS = 8
+ANY_GROUP = "*"  # a file whose rules crashed: every cross-file fix is in doubt
 
 
 @dataclass(frozen=True)
@@ -49,6 +50,7 @@ class FileResult:
     error: str | None = None  # why the file was left byte for byte
     internal_error: bool = False  # the error is a bug in fixsessions, not in the file
     notes: list[str] = field(default_factory=list)  # fixes dropped, and why
+    failed_groups: set[str] = field(default_factory=set)  # cross-file fixes that failed here
 
     @property
     def changed(self) -> bool:
@@ -86,7 +88,7 @@ def run(paths: list[Path], settings: Settings = Settings()) -> RunResult:
     found = discover(paths, list(settings.exclude))
     results = [FileResult(path) for path in found.files]
     parsed = [p for p in (_parse(r) for r in results) if p is not None]
-    _fix_all(parsed, settings)
+    _fix_all(parsed, settings, unparsed=[r for r in results if r.error])
     return RunResult(results, found.skipped)
 
 
@@ -134,21 +136,52 @@ def _syntax_error(text: str, exc: cst.ParserSyntaxError) -> str:
     return f"cannot parse: line {exc.raw_line}, column {exc.raw_column + 1}: {exc.message}"
 
 
-def _fix_all(parsed: list[_Parsed], settings: Settings) -> None:
+def _fix_all(parsed: list[_Parsed], settings: Settings, unparsed=()) -> None:
     by_root: dict[Path, list[_Parsed]] = defaultdict(list)
     for item in parsed:
         by_root[item.root].append(item)
+    unparsed_by_root = defaultdict(list)
+    for result in unparsed:
+        unparsed_by_root[module_name_for(result.path)[0]].append(
+            (result.path, result.original.decode("utf-8", "replace"))
+        )
     rules = settings.rules()
-    for group in by_root.values():
-        index = ProjectIndex({p.where.name: p.collected.facts for p in group})
+    for root, group in by_root.items():
+        modules = {p.where.name: p.collected.facts for p in group}
+        index = ProjectIndex(modules, unparsed=unparsed_by_root.get(root, []))
         for item in group:
             _fix_file(item, index, rules, settings)
+    _revert_failed_groups([item.result for item in parsed])
+
+
+def _revert_failed_groups(results: list[FileResult]) -> None:
+    """A fix that spans files is made everywhere or nowhere."""
+    failed = set().union(*(r.failed_groups for r in results))
+    while failed:
+        newly: set[str] = set()
+        for result in results:
+            groups = {f.fix.group for f in result.applied if f.fix and f.fix.group}
+            hit = groups if ANY_GROUP in failed else groups & failed
+            if not hit:
+                continue
+            shared = ", ".join(sorted(hit))
+            result.notes.append(
+                f"reverting all changes: a fix it shares with another file ({shared}) could "
+                f"not be made there"
+            )
+            result.findings = result.applied + result.findings
+            result.applied, result.fixed = [], None
+            newly |= groups - failed
+        failed |= newly
+        if not newly:
+            break
 
 
 def _fix_file(item: _Parsed, index: ProjectIndex, rules: list[Rule], settings: Settings) -> None:
     result, collected = item.result, item.collected
     module = collected.wrapper.module
     applied: list[Finding] = []
+    attempted: set[str] = set()
     for _ in range(MAX_ROUNDS):
         ctx = FileContext(
             result.path, module, collected, index.replacing(collected.facts), settings.unsafe_fixes
@@ -158,6 +191,7 @@ def _fix_file(item: _Parsed, index: ProjectIndex, rules: list[Rule], settings: S
         except _RuleCrashed as crash:
             result.error, result.internal_error = str(crash), True
             result.findings, result.applied, result.fixed = [], [], None
+            result.failed_groups.add(ANY_GROUP)  # its part of a cross-file fix is unknown
             return
         fixable = [
             f for f in findings
@@ -165,23 +199,24 @@ def _fix_file(item: _Parsed, index: ProjectIndex, rules: list[Rule], settings: S
         ]
         if not fixable:
             break
+        attempted |= {f.fix.group for f in fixable if f.fix.group}
         try:
             module = cst.parse_module(_apply(module, [f.fix for f in fixable], item.where).code)
         except cst.ParserSyntaxError:
             codes = ", ".join(sorted({f.code for f in fixable}))
             result.notes.append(f"fix ({codes}) introduced a syntax error; reverting all changes")
-            _report_unfixed(result, item, index, rules)
+            _report_unfixed(result, item, index, rules, attempted)
             return
         except Exception as exc:  # a rule's edit failed: keep the file, say which rule
             codes = ", ".join(sorted({f.code for f in fixable}))
             result.notes.append(f"fix ({codes}) failed ({exc!r}); reverting all changes")
-            _report_unfixed(result, item, index, rules)
+            _report_unfixed(result, item, index, rules, attempted)
             return
         applied.extend(fixable)
         collected = collect_facts(module, result.path, item.where)
     else:
         result.notes.append("fixes did not converge; reverting all changes")
-        _report_unfixed(result, item, index, rules)
+        _report_unfixed(result, item, index, rules, attempted)
         return
     result.findings = findings
     result.applied = applied
@@ -190,7 +225,7 @@ def _fix_file(item: _Parsed, index: ProjectIndex, rules: list[Rule], settings: S
             result.fixed = item.source.encode(module.code)
         except SourceError as exc:
             result.notes.append(f"{exc}; reverting all changes")
-            _report_unfixed(result, item, index, rules)
+            _report_unfixed(result, item, index, rules, attempted)
 
 
 class _RuleCrashed(Exception):
@@ -207,11 +242,12 @@ def _check(rules: list[Rule], ctx: FileContext) -> list[Finding]:
     return findings
 
 
-def _report_unfixed(result, item, index, rules) -> None:
+def _report_unfixed(result, item, index, rules, attempted: set[str]) -> None:
     ctx = FileContext(result.path, item.collected.wrapper.module, item.collected, index)
     result.findings = _check(rules, ctx)
     result.applied = []
     result.fixed = None
+    result.failed_groups |= attempted
 
 
 class _ApplyEdits(cst.CSTTransformer):

@@ -135,7 +135,10 @@ class HandMadeSession(Rule):
                 for local, target in ctx.facts.bindings.items()
                 if ctx.index.resolve(target) == factory and local == target.rpartition(".")[2]
             ]
-        return Fix(applicability, edits, [item] if item else [], unused), None
+        # A helper this run generates must land for its users to work.
+        generated = factory not in ctx.index.existing_helpers
+        group = f"FS005:{factory}" if generated else None
+        return Fix(applicability, edits, [item] if item else [], unused, group), None
 
     def _helpers(self, ctx: FileContext) -> Iterator[Finding]:
         """Generate `get_db_session()` next to this module's sessionmakers that need one."""
@@ -162,7 +165,10 @@ class HandMadeSession(Rule):
                 message += f" (not fixed: `{name}` already names something else in {os.path.relpath(ctx.path)})"
                 yield self.finding(ctx, ctx.location(statement), message)
                 continue
-            yield self.finding(ctx, ctx.location(statement), message, self._helper_fix(ctx, statement, name, short))
+            fix = self._helper_fix(ctx, statement, name, short)
+            if fix is not None:
+                fix.group = f"FS005:{factory}"
+            yield self.finding(ctx, ctx.location(statement), message, fix)
 
     def _helper_fix(self, ctx: FileContext, statement, name: str, factory: str) -> Fix | None:
         config = ctx.module.config_for_parsing

@@ -26,8 +26,9 @@ class Reach:
 
 
 class ProjectIndex:
-    def __init__(self, modules: dict[str, ModuleFacts]) -> None:
+    def __init__(self, modules: dict[str, ModuleFacts], unparsed=()) -> None:
         self.modules = modules
+        self.unparsed = list(unparsed)  # (path, text) of files that could not be parsed
         self._helpers: dict[bool, dict[str, str]] = {}
 
     def replacing(self, facts: ModuleFacts) -> ProjectIndex:
@@ -35,7 +36,7 @@ class ProjectIndex:
 
         Decisions that span files (which helpers to generate) stay those taken on the
         project as it was, so that every file of one run agrees on them."""
-        index = ProjectIndex({**self.modules, facts.name: facts})
+        index = ProjectIndex({**self.modules, facts.name: facts}, self.unparsed)
         for unsafe in (False, True):
             self.helpers_to_generate(unsafe)
         index._helpers = self._helpers
@@ -342,6 +343,11 @@ class ProjectIndex:
                 elif cached.qname in read_at_import:
                     where = os.path.relpath(read_at_import[cached.qname])
                     problem = f"it is read while modules are imported ({where})"
+                else:
+                    for path, text in self.unparsed:
+                        if cached.name in text:
+                            problem = f"{os.path.relpath(path)}, which could not be parsed, mentions it"
+                            break
                 found[cached.qname] = (cached, problem)
         return found
 

@@ -29,6 +29,9 @@ class Fix:
     imports: list[ImportItem] = field(default_factory=list)
     # (module, name) imports to drop if the edits leave them unused
     unused_imports: list[tuple[str, str]] = field(default_factory=list)
+    # Fixes that only make sense together, across files (a name becoming a function and its
+    # uses becoming calls): if one cannot be made, none is.
+    group: str | None = None
 
 
 @dataclass

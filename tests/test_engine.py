@@ -2,6 +2,7 @@
 
 import os
 import stat
+from pathlib import Path
 
 import libcst as cst
 import pytest
@@ -176,3 +177,53 @@ def test_a_crashing_rule_is_an_internal_error_naming_the_file(tmp_path, monkeypa
         "other.py": "internal error in FS001 (ValueError('bug'))",
     }
     assert result.changed == []
+
+
+CACHE_PROJECT = {
+    "pkg/__init__.py": "",
+    "pkg/db.py": (
+        "from sqlalchemy.orm import declarative_base, scoped_session\n\n"
+        "db_session = scoped_session(maker)\nBase = declarative_base()\n\n\n"
+        "class Asset(Base):\n    pass\n"
+    ),
+    "pkg/assets.py": "from .db import Asset, db_session\n\nALL = db_session.query(Asset).all()\n",
+    "pkg/views.py": "from .assets import ALL\n\n\ndef count():\n    return len(ALL)\n",
+}
+
+
+class _BreaksViews(Rule):
+    code, name = "FS004", "breaks-views"
+
+    def check(self, ctx):
+        if ctx.path.name == "views.py":
+            stmt = ctx.module.body[-1]
+            edit = lambda n: n.with_changes(name=cst.Name("class"))  # noqa: E731
+            loc = ctx.location(stmt)
+            yield self.finding(ctx, loc, "x", Fix("safe", [(stmt, edit)]))
+
+
+def test_a_cross_file_fix_is_made_everywhere_or_nowhere(tmp_path, monkeypatch):
+    from codemods.caches import GlobalOrmCache
+
+    root = make_project(tmp_path, CACHE_PROJECT)
+    assert {f.path.name for f in run([root]).changed} == {"assets.py", "views.py"}
+
+    monkeypatch.setattr(engine, "RULES", (GlobalOrmCache, _BreaksViews))
+    result = run([root])
+    assert result.changed == []  # not `def ALL()` with `len(ALL)` left behind
+    notes = {f.path.name: f.notes for f in result.files if f.notes}
+    assert notes["views.py"] == ["fix (FS003, FS004) introduced a syntax error; reverting all changes"]
+    assert notes["assets.py"] == [
+        "reverting all changes: a fix it shares with another file (FS003:pkg.assets.ALL) "
+        "could not be made there"
+    ]
+    assert [f.code for f in result.findings if f.path.name == "assets.py"] == ["FS003"]
+
+
+def test_a_name_mentioned_in_an_unparseable_file_is_not_rewritten(tmp_path, monkeypatch):
+    root = make_project(tmp_path, {**CACHE_PROJECT, "pkg/broken.py": "from .assets import ALL\ndef f(:\n"})
+    monkeypatch.chdir(root)
+    result = run([Path(".")])
+    assert result.changed == []
+    [finding] = [f for f in result.findings if f.code == "FS003"]
+    assert finding.message.endswith("(not fixed: pkg/broken.py, which could not be parsed, mentions it)")

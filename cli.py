@@ -8,28 +8,22 @@ from pathlib import Path
 
 import click
 
-from codemods import __version__
+from codemods import __version__, config, formats, gitops
 from codemods.diff import unified_diff
 from codemods.engine import RunResult, Settings, run, run_source, write
 from codemods.registry import BY_CODE, RULES
 from codemods.source import SourceError
 
-SECTIONS = (
-    ("What it finds", "what"),
-    ("Why it causes stale or lost data", "why"),
-    ("Example", "example"),
-    ("Use instead", "use_instead"),
-    ("Fix safety", "fix_safety"),
-)
 
-
-def _codes(value: str | None) -> frozenset[str] | None:
-    if value is None:
+def _codes(values, source: str) -> frozenset[str] | None:
+    if values is None:
         return None
-    codes = frozenset(c.strip().upper() for c in value.split(",") if c.strip())
+    if isinstance(values, str):
+        values = values.split(",")
+    codes = frozenset(c.strip().upper() for v in values for c in v.split(",") if c.strip())
     unknown = sorted(c for c in codes if c not in BY_CODE)
     if unknown:
-        raise click.BadParameter(f"unknown rule code(s): {', '.join(unknown)}")
+        raise click.UsageError(f"{source}: unknown rule code(s): {', '.join(unknown)}")
     return codes
 
 
@@ -39,11 +33,19 @@ def _display(path: Path) -> str:
     return os.path.relpath(path).replace(os.sep, "/")
 
 
-def _echo_finding(finding) -> None:
-    loc = finding.location
-    click.echo(
-        f"{_display(finding.path)}:{loc.line}:{loc.column + 1}: {finding.code} {finding.message}",
-        err=True,
+def _settings(paths, select, ignore, exclude, unsafe_fixes) -> Settings:
+    """Flags win over [tool.fixsessions] in the nearest pyproject.toml."""
+    start = next((p for p in paths if str(p) != "-"), Path("."))
+    try:
+        file = config.load(start)
+    except config.ConfigError as exc:
+        raise click.UsageError(str(exc)) from None
+    where = f"{file.path}: [tool.fixsessions]" if file.path else "config"
+    return Settings(
+        select=_codes(select, "--select") if select is not None else _codes(file.select, where),
+        ignore=(_codes(ignore, "--ignore") if ignore is not None else _codes(file.ignore, where)) or frozenset(),
+        unsafe_fixes=unsafe_fixes if unsafe_fixes is not None else bool(file.unsafe_fixes),
+        exclude=tuple(exclude) if exclude else tuple(file.exclude or ()),
     )
 
 
@@ -51,40 +53,88 @@ def _echo_finding(finding) -> None:
 @click.argument("paths", nargs=-1, type=click.Path(path_type=Path, allow_dash=True))
 @click.option("--dry-run", "--diff", "dry_run", is_flag=True, help="Write nothing; print a unified diff.")
 @click.option("--check", is_flag=True, help="Write nothing; print findings; exit 1 if any.")
-@click.option("--unsafe-fixes", is_flag=True, help="Also apply fixes marked unsafe.")
+@click.option("--unsafe-fixes/--no-unsafe-fixes", default=None, help="Also apply fixes marked unsafe.")
 @click.option("--select", metavar="CODES", help="Comma-separated rule codes to run.")
 @click.option("--ignore", metavar="CODES", help="Comma-separated rule codes to skip.")
-@click.option("--exclude", metavar="GLOB", multiple=True, help="Skip paths matching GLOB.")
+@click.option("--exclude", metavar="GLOB", multiple=True, help="Skip paths matching GLOB (repeatable).")
+@click.option(
+    "--format", "output_format", type=click.Choice(["text", "json", "sarif", "github"]),
+    default="text", show_default=True, help="How findings are printed (machine formats on stdout).",
+)
+@click.option("--color/--no-color", default=None, help="Colour output (default: only on a terminal).")
+@click.option("--branch", metavar="NAME", help="Apply the fixes on a new git branch and commit them.")
+@click.option("--allow-dirty", is_flag=True, help="Rewrite files that have uncommitted changes.")
 @click.option("--quiet", "-q", is_flag=True, help="Print findings and errors only.")
 @click.version_option(__version__, prog_name="fixsessions")
-def fix(paths, dry_run, check, unsafe_fixes, select, ignore, exclude, quiet) -> None:
+def fix(paths, dry_run, check, unsafe_fixes, select, ignore, exclude, output_format, color,
+        branch, allow_dirty, quiet) -> None:
     """Find and fix SQLAlchemy session-lifecycle bugs in Flask apps (PATHS default to .).
 
     Subcommands: `fixsessions explain CODE`, `fixsessions rules`.
     """
-    try:
-        settings = Settings(
-            select=_codes(select),
-            ignore=_codes(ignore) or frozenset(),
-            unsafe_fixes=unsafe_fixes,
-            exclude=tuple(exclude),
-        )
-    except click.BadParameter as exc:
-        raise click.UsageError(str(exc)) from None
+    if branch and (dry_run or check):
+        raise click.UsageError("--branch applies fixes; it cannot be combined with --dry-run or --check")
     paths = list(paths) or [Path(".")]
+    settings = _settings(paths, select, ignore, exclude, unsafe_fixes)
     if Path("-") in paths:
-        if len(paths) > 1:
-            raise click.UsageError("`-` (standard input) cannot be combined with other paths")
+        if len(paths) > 1 or branch:
+            raise click.UsageError("`-` (standard input) cannot be combined with other paths or --branch")
         data = click.get_binary_stream("stdin").read()
-        file = run_source(data, Path("-"), settings)
-        result = RunResult([file], [])
-    else:
-        result = run(paths, settings)
-    sys.exit(_report(result, dry_run, check, quiet))
+        result = RunResult([run_source(data, Path("-"), settings)], [])
+        sys.exit(_report(result, settings, "stdin", output_format, color, quiet))
+    result = run(paths, settings)
+    mode = "dry-run" if dry_run else "check" if check else "write"
+    if mode == "write":
+        status = _write(result, paths, branch, allow_dirty)
+        if status is not None:
+            sys.exit(status)
+    sys.exit(_report(result, settings, mode, output_format, color, quiet, branch))
 
 
-def _report(result: RunResult, dry_run: bool, check: bool, quiet: bool) -> int:
+def _write(result: RunResult, paths, branch: str | None, allow_dirty: bool) -> int | None:
+    changed = [f.path for f in result.changed]
+    if not changed:
+        return None
+    root = gitops.repo_root(paths[0])
+    try:
+        dirty = gitops.uncommitted(changed) if root else []
+    except gitops.GitError as exc:
+        click.echo(f"error: {exc}", err=True)
+        return 2
+    if dirty and not allow_dirty:
+        click.echo("error: these files have uncommitted changes; commit or stash them, or pass --allow-dirty:", err=True)
+        for path in dirty:
+            click.echo(f"  {_display(path)}", err=True)
+        return 2
+    if branch:
+        if root is None:
+            click.echo("error: --branch needs a git repository", err=True)
+            return 2
+        try:
+            gitops.create_branch(branch, root)
+        except gitops.GitError as exc:
+            click.echo(f"error: {exc}", err=True)
+            return 2
+    try:
+        write(result)
+    except (OSError, SourceError) as exc:
+        click.echo(f"error: writing failed: {exc}", err=True)
+        return 2
+    if branch:
+        applied = [f for file in result.changed for f in file.applied]
+        try:
+            sha = gitops.commit(changed, gitops.commit_message(applied), root)
+        except gitops.GitError as exc:
+            click.echo(f"error: the fixes are written but could not be committed: {exc}", err=True)
+            return 2
+        click.echo(f"Committed {len(applied)} fix(es) in {len(changed)} file(s) to branch {branch} ({sha}).", err=True)
+    return None
+
+
+def _report(result: RunResult, settings: Settings, mode: str, output_format: str, color,
+            quiet: bool, branch: str | None = None) -> int:
     stdout = click.get_binary_stream("stdout")
+    use_color = color if color is not None else sys.stderr.isatty()
     for path, reason in result.skipped:
         click.echo(f"warning: {_display(path)}: skipped: {reason}", err=True)
     for file in result.files:
@@ -93,47 +143,77 @@ def _report(result: RunResult, dry_run: bool, check: bool, quiet: bool) -> int:
         for note in file.notes:
             click.echo(f"warning: {_display(file.path)}: {note}", err=True)
 
-    stdin = len(result.files) == 1 and str(result.files[0].path) == "-"
     changed = result.changed
-    if dry_run:
-        for file in changed:
-            stdout.write(unified_diff(file.original, file.fixed, _display(file.path)))
-    elif check:
-        for file in result.files:
-            for finding in file.applied:
-                _echo_finding(finding)
-    elif stdin:
-        file = result.files[0]
-        stdout.write(file.fixed if file.changed else file.original)
+    wrote = mode in ("write", "stdin")
+    if wrote:
+        shown = result.findings  # what is left in the files as they are now
     else:
-        try:
-            write(result)
-        except (OSError, SourceError) as exc:
-            click.echo(f"error: writing failed: {exc}", err=True)
-            return 2
+        unsafe_ok = settings.unsafe_fixes
+        fixable = lambda f: f.fix is not None and (f.applicability == "safe" or unsafe_ok)  # noqa: E731
+        shown = [
+            f for file in result.files for f in file.found
+            if mode == "check" or not (file.changed and fixable(f))
+        ]
+    left = [f for f in shown if mode != "check" or not (f.fix and (f.applicability == "safe" or settings.unsafe_fixes))]
+
+    if output_format == "json":
+        stdout.write(formats.json_findings(shown, _display, RULES).encode())
+    elif output_format == "sarif":
+        stdout.write(formats.sarif(shown, _display, RULES).encode())
+    elif output_format == "github":
+        stdout.write("".join(formats.github_line(f, _display) + "\n" for f in shown).encode())
+    else:
+        if mode == "dry-run":
+            for file in changed:
+                diff = unified_diff(file.original, file.fixed, _display(file.path))
+                if use_color and sys.stdout.isatty():
+                    click.echo(_colour_diff(diff), nl=False, color=True)
+                else:
+                    stdout.write(diff)
+        for finding in shown:
+            line = formats.text_line(finding, _display)
+            if use_color:
+                line = line.replace(f" {finding.code} ", " " + click.style(finding.code, fg="red", bold=True) + " ", 1)
+            click.echo(line, err=True, color=use_color)
+    if mode == "stdin":
+        file = result.files[0]
+        if output_format == "text":
+            stdout.write(file.fixed if file.changed else file.original)
     stdout.flush()
 
-    for finding in result.findings:
-        _echo_finding(finding)
     fixes = sum(len(f.applied) for f in changed)
-    left = len(result.findings)
-    unsafe = sum(1 for f in result.findings if f.applicability == "unsafe")
+    unsafe = sum(1 for f in left if f.applicability == "unsafe")
     if not quiet:
-        verb = "Would fix" if (dry_run or check) else "Fixed"
-        if fixes:
+        verb = "Fixed" if wrote else "Would fix"
+        if fixes and not branch:
             click.echo(f"{verb} {fixes} finding(s) in {len(changed)} file(s).", err=True)
         if unsafe:
             click.echo(f"{unsafe} finding(s) have an unsafe fix (review, then --unsafe-fixes).", err=True)
-        if left - unsafe:
-            click.echo(f"{left - unsafe} finding(s) need a person (no automatic fix).", err=True)
+        if len(left) - unsafe:
+            click.echo(f"{len(left) - unsafe} finding(s) need a person (no automatic fix).", err=True)
         if not fixes and not left and not result.errors:
             click.echo("No session-lifecycle problems found.", err=True)
-    wrote = not (dry_run or check)  # stdin: the fixed text went to stdout
     if any(f.internal_error for f in result.files):
         return 2
     if left or result.errors or (changed and not wrote):
         return 1
     return 0
+
+
+def _colour_diff(diff: bytes) -> str:
+    out = []
+    for line in diff.decode("utf-8", "replace").splitlines(keepends=True):
+        if line.startswith(("+++", "---")):
+            out.append(click.style(line, bold=True))
+        elif line.startswith("+"):
+            out.append(click.style(line, fg="green"))
+        elif line.startswith("-"):
+            out.append(click.style(line, fg="red"))
+        elif line.startswith("@@"):
+            out.append(click.style(line, fg="cyan"))
+        else:
+            out.append(line)
+    return "".join(out)
 
 
 @click.command()
@@ -143,22 +223,12 @@ def explain(code: str) -> None:
     rule = BY_CODE.get(code.upper())
     if rule is None:
         raise click.UsageError(f"unknown rule code: {code}")
-    click.echo(explanation(rule))
-
-
-def explanation(rule) -> str:
-    parts = [f"# {rule.name} ({rule.code})", ""]
-    for title, attribute in SECTIONS:
-        text = getattr(rule, attribute).rstrip("\n")
-        if attribute in ("example", "use_instead"):
-            text = "```python\n" + text + "\n```"
-        parts += [f"## {title}", text, ""]
-    return "\n".join(parts).rstrip("\n")
+    click.echo(formats.explanation(rule))
 
 
 @click.command()
 def rules() -> None:
-    """List every rule with its code, name and fix."""
+    """List every rule with its code and name."""
     for rule in RULES:
         click.echo(f"{rule.code}  {rule.name}")
 

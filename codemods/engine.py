@@ -5,8 +5,10 @@ command line (or a test) decides what to do with a `RunResult`.
 
 from __future__ import annotations
 
+import re
 from collections import defaultdict
 from dataclasses import dataclass, field
+from functools import partial
 from pathlib import Path
 
 import libcst as cst
@@ -45,7 +47,8 @@ class FileResult:
     path: Path
     original: bytes = b""
     fixed: bytes | None = None  # the new bytes, when fixes changed the file
-    findings: list[Finding] = field(default_factory=list)  # what is left for a person
+    findings: list[Finding] = field(default_factory=list)  # what is left, in the new text
+    initial: list[Finding] = field(default_factory=list)  # everything, in the original text
     applied: list[Finding] = field(default_factory=list)  # what the fixes took care of
     error: str | None = None  # why the file was left byte for byte
     internal_error: bool = False  # the error is a bug in fixsessions, not in the file
@@ -55,6 +58,11 @@ class FileResult:
     @property
     def changed(self) -> bool:
         return self.fixed is not None and self.fixed != self.original
+
+    @property
+    def found(self) -> list[Finding]:
+        """Every finding, positioned in the file as it is on disk now (before fixing)."""
+        return self.initial if self.changed else self.findings
 
 
 @dataclass
@@ -85,10 +93,24 @@ class _Parsed:
 
 
 def run(paths: list[Path], settings: Settings = Settings()) -> RunResult:
+    """Fix the Python files under ``paths``. The other files of their import roots are read
+    too, as context: the index needs them (the registry may live in a file not named), and a
+    fix that would have to change one of them as well is not made."""
     found = discover(paths, list(settings.exclude))
     results = [FileResult(path) for path in found.files]
-    parsed = [p for p in (_parse(r) for r in results) if p is not None]
-    _fix_all(parsed, settings, unparsed=[r for r in results if r.error])
+    seen = {path.resolve() for path in found.files}
+    context = []
+    for root in sorted({module_name_for(path)[0] for path in found.files}):
+        for path in discover([root], list(settings.exclude)).files:
+            if path.resolve() not in seen:
+                seen.add(path.resolve())
+                context.append(FileResult(path))
+    everything = results + context
+    parsed = [p for p in (_parse(r) for r in everything) if p is not None]
+    _fix_all(parsed, settings, unparsed=[r for r in everything if r.error])
+    for result in context:  # never written: what it would share with a target cannot be made
+        result.failed_groups |= {f.fix.group for f in result.applied if f.fix and f.fix.group}
+    _revert_failed_groups(everything)
     return RunResult(results, found.skipped)
 
 
@@ -98,6 +120,7 @@ def run_source(data: bytes, path: Path, settings: Settings = Settings()) -> File
     parsed = _parse(result, data)
     if parsed is not None:
         _fix_all([parsed], settings)
+        _revert_failed_groups([result])
     return result
 
 
@@ -151,7 +174,6 @@ def _fix_all(parsed: list[_Parsed], settings: Settings, unparsed=()) -> None:
         index = ProjectIndex(modules, unparsed=unparsed_by_root.get(root, []))
         for item in group:
             _fix_file(item, index, rules, settings)
-    _revert_failed_groups([item.result for item in parsed])
 
 
 def _revert_failed_groups(results: list[FileResult]) -> None:
@@ -169,7 +191,7 @@ def _revert_failed_groups(results: list[FileResult]) -> None:
                 f"reverting all changes: a fix it shares with another file ({shared}) could "
                 f"not be made there"
             )
-            result.findings = result.applied + result.findings
+            result.findings = result.initial
             result.applied, result.fixed = [], None
             newly |= groups - failed
         failed |= newly
@@ -188,6 +210,13 @@ def _fix_file(item: _Parsed, index: ProjectIndex, rules: list[Rule], settings: S
         )
         try:
             findings = _check(rules, ctx)
+            source = module.code if findings else ""
+            for finding in findings:
+                finding.source = source
+                if finding.fix is not None:
+                    finding.preview = partial(_preview, module, finding.fix, item.where)
+            if not result.initial:
+                result.initial = findings
         except _RuleCrashed as crash:
             result.error, result.internal_error = str(crash), True
             result.findings, result.applied, result.fixed = [], [], None
@@ -205,18 +234,18 @@ def _fix_file(item: _Parsed, index: ProjectIndex, rules: list[Rule], settings: S
         except cst.ParserSyntaxError:
             codes = ", ".join(sorted({f.code for f in fixable}))
             result.notes.append(f"fix ({codes}) introduced a syntax error; reverting all changes")
-            _report_unfixed(result, item, index, rules, attempted)
+            _report_unfixed(result, attempted)
             return
         except Exception as exc:  # a rule's edit failed: keep the file, say which rule
             codes = ", ".join(sorted({f.code for f in fixable}))
             result.notes.append(f"fix ({codes}) failed ({exc!r}); reverting all changes")
-            _report_unfixed(result, item, index, rules, attempted)
+            _report_unfixed(result, attempted)
             return
         applied.extend(fixable)
         collected = collect_facts(module, result.path, item.where)
     else:
         result.notes.append("fixes did not converge; reverting all changes")
-        _report_unfixed(result, item, index, rules, attempted)
+        _report_unfixed(result, attempted)
         return
     result.findings = findings
     result.applied = applied
@@ -225,11 +254,14 @@ def _fix_file(item: _Parsed, index: ProjectIndex, rules: list[Rule], settings: S
             result.fixed = item.source.encode(module.code)
         except SourceError as exc:
             result.notes.append(f"{exc}; reverting all changes")
-            _report_unfixed(result, item, index, rules, attempted)
+            _report_unfixed(result, attempted)
 
 
 class _RuleCrashed(Exception):
     pass
+
+
+SUPPRESSION = re.compile(r"#\s*fixsessions:\s*ignore(?:\[(?P<codes>[A-Za-z0-9,\s]*)\])?", re.I)
 
 
 def _check(rules: list[Rule], ctx: FileContext) -> list[Finding]:
@@ -239,12 +271,24 @@ def _check(rules: list[Rule], ctx: FileContext) -> list[Finding]:
             findings.extend(rule.check(ctx))
         except Exception as exc:
             raise _RuleCrashed(f"internal error in {rule.code} ({exc!r})") from exc
-    return findings
+    if not findings:
+        return findings
+    lines = ctx.module.code.split("\n")
+    return [f for f in findings if not _suppressed(f, lines)]
 
 
-def _report_unfixed(result, item, index, rules, attempted: set[str]) -> None:
-    ctx = FileContext(result.path, item.collected.wrapper.module, item.collected, index)
-    result.findings = _check(rules, ctx)
+def _suppressed(finding: Finding, lines: list[str]) -> bool:
+    """`# fixsessions: ignore[FS003]` (or a bare `ignore`) on the reported line."""
+    line = lines[finding.location.line - 1] if finding.location.line <= len(lines) else ""
+    match = SUPPRESSION.search(line)
+    if match is None:
+        return False
+    codes = match.group("codes")
+    return codes is None or finding.code in {c.strip().upper() for c in codes.split(",")}
+
+
+def _report_unfixed(result: FileResult, attempted: set[str]) -> None:
+    result.findings = result.initial
     result.applied = []
     result.fixed = None
     result.failed_groups |= attempted
@@ -261,6 +305,10 @@ class _ApplyEdits(cst.CSTTransformer):
                 break
             updated_node = edit(updated_node)
         return updated_node
+
+
+def _preview(module: cst.Module, fix: Fix, where: ModuleNameAndPackage) -> str:
+    return _apply(module, [fix], where).code
 
 
 def _apply(module: cst.Module, fixes: list[Fix], where: ModuleNameAndPackage) -> cst.Module:

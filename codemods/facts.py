@@ -24,6 +24,7 @@ from libcst.metadata.name_provider import ModuleNameAndPackage
 
 from codemods.location import Location
 from codemods.orm import CacheCollector, OrmFacts
+from codemods.reports_facts import ReportCollector, ReportFacts
 from codemods.sessions import (
     INLINE_SESSIONMAKER,
     SESSIONMAKER,
@@ -39,7 +40,11 @@ SCOPED_SESSION = frozenset(
     {"sqlalchemy.orm.scoped_session", "sqlalchemy.orm.scoping.scoped_session"}
 )
 FLASK = frozenset({"flask.Flask", "flask.app.Flask"})
-TEARDOWN_KINDS = frozenset({"teardown_appcontext", "teardown_request", "teardown_app_request"})
+# Ways to register an end-of-request handler. `after_request` is late (skipped when a view
+# raises: FS010), but a handler there still counts as present for FS001.
+TEARDOWN_KINDS = frozenset(
+    {"teardown_appcontext", "teardown_request", "teardown_app_request", "after_request"}
+)
 
 
 @dataclass
@@ -104,6 +109,7 @@ class ModuleFacts:
     gevent_patched: bool = False  # calls gevent.monkey.patch_all()
     sessions: SessionFacts = field(default_factory=SessionFacts)
     orm: OrmFacts = field(default_factory=OrmFacts)
+    reports: ReportFacts = field(default_factory=ReportFacts)
 
 
 def module_name_for(path: Path) -> tuple[Path, ModuleNameAndPackage]:
@@ -391,6 +397,9 @@ def collect_facts(module: cst.Module, path: Path, where: ModuleNameAndPackage) -
     caches = CacheCollector(where.name)
     wrapper.visit(caches)
     facts.orm = caches.facts
+    reports = ReportCollector(where.name)
+    wrapper.visit(reports)
+    facts.reports = reports.facts
     return CollectedModule(
         facts,
         wrapper,

@@ -362,6 +362,91 @@ class ProjectIndex:
         return frozenset(q for facts in self.modules.values() for q in facts.orm.flask_caches)
 
 
+    # -- views, commits and cleanups (the report rules) ---------------------------------------
+    @cached_property
+    def apps(self) -> frozenset[str]:
+        return frozenset(a.qname for f in self.modules.values() for a in f.apps if a.qname)
+
+    @cached_property
+    def blueprints(self) -> frozenset[str]:
+        return frozenset(q for f in self.modules.values() for q in f.reports.blueprints)
+
+    @cached_property
+    def flask_sqlalchemy(self) -> frozenset[str]:
+        return frozenset(q for f in self.modules.values() for q in f.orm.flask_sqlalchemy)
+
+    @cached_property
+    def instantiated_at_import(self) -> frozenset[str]:
+        return frozenset(q for f in self.modules.values() for q in f.reports.instantiated_at_import)
+
+    def is_view(self, owners) -> bool:
+        return bool(self.resolve_all(owners) & (self.apps | self.blueprints))
+
+    def is_session(self, owner) -> bool:
+        return any(self._is_session(q) for q in self.resolve_all(owner))
+
+    def is_session_scope(self, callee) -> bool:
+        """`with X(...)` where X makes a session or begins a session's transaction."""
+        names = self.resolve_all(callee)
+        helpers = set(self.existing_helpers.values())
+        if names & (self.factories.keys() | SESSION_CLASS | helpers):
+            return True
+        return any(n.endswith(".begin") and self._is_session(n[: -len(".begin")]) for n in names)
+
+    @cached_property
+    def _committers(self) -> frozenset[str]:
+        return frozenset(
+            call.function
+            for f in self.modules.values()
+            for call in f.reports.session_calls
+            if call.method in ("commit", "rollback") and call.function
+        )
+
+    def commits(self, function: str) -> bool:
+        """Whether ``function``, or anything it calls in the project, commits or rolls back."""
+        seen, todo = set(), [function]
+        while todo:
+            qname = todo.pop()
+            if qname in seen:
+                continue
+            seen.add(qname)
+            if qname in self._committers:
+                return True
+            info = self.functions.get(qname)
+            if info is not None:
+                todo.extend(self.resolve(c) for c in info.calls)
+        return False
+
+    @cached_property
+    def teardown_commits(self) -> bool:
+        return any(
+            self.commits(self.resolve(h))
+            for f in self.modules.values()
+            for reg in f.registrations
+            if reg.kind != "after_request"
+            for h in reg.handler
+        )
+
+    def late_cleanups(self) -> list:
+        """after_request/teardown_request registrations that remove a registry which no
+        teardown_appcontext of the same app removes."""
+        late = []
+        for facts in self.modules.values():
+            for app in facts.apps:
+                if not app.qname:
+                    continue
+                regs = self.registrations_for(app, facts.name)
+                early = set()
+                for reg in regs:
+                    if reg.kind in ("teardown_appcontext",):
+                        early |= self.reach(reg.handler).removes
+                for reg in regs:
+                    if reg.kind in ("after_request", "teardown_request"):
+                        if self.reach(reg.handler).removes - early and reg not in late:
+                            late.append(reg)
+        return late
+
+
 def _snake(name: str) -> str:
     out = []
     for i, char in enumerate(name):

@@ -4,6 +4,15 @@ from __future__ import annotations
 
 from codemods.caches import GlobalOrmCache, MemoizedOrm
 from codemods.handmade_sessions import HandMadeSession
+from codemods.reports import (
+    BandAidRefresh,
+    LateCleanup,
+    LegacyScopefunc,
+    LongTransaction,
+    PushedAppContext,
+    SharedSession,
+    UncommittedWrite,
+)
 from codemods.rule import Rule
 from codemods.teardown import MissingTeardown, TeardownClose
 
@@ -13,6 +22,13 @@ RULES: tuple[type[Rule], ...] = (
     GlobalOrmCache,
     MemoizedOrm,
     HandMadeSession,
+    SharedSession,
+    UncommittedWrite,
+    LongTransaction,
+    BandAidRefresh,
+    LateCleanup,
+    PushedAppContext,
+    LegacyScopefunc,
 )
 
 BY_CODE: dict[str, type[Rule]] = {rule.code: rule for rule in RULES}

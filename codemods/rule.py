@@ -42,6 +42,9 @@ class Finding:
     path: Path
     location: Location
     fix: Fix | None = None
+    # Set by the engine: the text the finding was made on, and that text with this fix alone.
+    source: str = field(default="", repr=False, compare=False)
+    preview: Callable[[], str] | None = field(default=None, repr=False, compare=False)
 
     @property
     def applicability(self) -> str:

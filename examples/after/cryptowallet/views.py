@@ -73,7 +73,7 @@ def wallet_transactions(address):
 @bp.get("/transactions/<int:tx_id>")
 def show_transaction(tx_id):
     # Users reported stale labels; expiring everything first was supposed to fix that.
-    db_session.expire_all()
+    db_session.expire_all()  # fixsessions: ignore[FS009] reviewed: kept to show it never helped
     tx = db_session.get(Transaction, tx_id)
     if tx is None:
         abort(404)
@@ -98,7 +98,7 @@ def set_label(tx_id):
     except LookupError:
         abort(404)
     # Drop this thread's session so that the next read sees the new label.
-    db_session.remove()
+    db_session.remove()  # fixsessions: ignore[FS009] reviewed: kept to show it never helped
     return jsonify({"id": tx_id, "label": label})
 
 

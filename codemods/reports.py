@@ -1,0 +1,332 @@
+"""The report rules, FS006-FS012: causes of stale or lost data that a person has to resolve.
+FS010 alone has a fix, unsafe: moving a late cleanup into ``teardown_appcontext``.
+"""
+
+from __future__ import annotations
+
+from typing import Iterator
+
+import libcst as cst
+import libcst.matchers as m
+
+from codemods.rule import FileContext, Finding, Fix, Rule
+from codemods.sessions import SESSION_CLASS
+
+WRITES = frozenset({"add", "add_all", "delete", "merge", "bulk_save_objects"})
+BAND_AIDS = frozenset({"expire_all", "expunge_all", "refresh", "remove"})
+LEGACY_SCOPEFUNC = ("__ident_func__",)
+THREAD_SCOPEFUNC = frozenset({"greenlet.getcurrent", "threading.get_ident", "_thread.get_ident"})
+
+
+def _makes_session(index, callee) -> bool:
+    """A call that hands back a concrete Session (not a registry)."""
+    names = index.resolve_all(callee)
+    return bool(
+        names & (index.factories.keys() | SESSION_CLASS | index.registries.keys())
+        or {f"{q}.session" for q in index.flask_sqlalchemy} & names
+        or any(n.endswith("sessionmaker()") for n in names)
+    )
+
+
+class SharedSession(Rule):
+    code = "FS006"
+    name = "shared-session"
+    what = (
+        "One concrete Session shared across requests: `session = Session()` or "
+        "`db_session()` at module level, or `self.session = Session()` on an object created at "
+        "import."
+    )
+    why = (
+        "A Session is not thread-safe and holds one transaction and one identity map. Shared "
+        "by every request and thread it serves objects loaded by other requests, keeps one "
+        "transaction (and its snapshot) open for ever, and one request's failed flush leaves "
+        "it unusable for all the others until a rollback."
+    )
+    example = "session = SessionLocal()\n\n\ndef list_wallets():\n    return session.query(Wallet).all()\n"
+    use_instead = (
+        "db_session = scoped_session(SessionLocal)  # plus the FS001 teardown\n\n\n"
+        "def list_wallets():\n    return db_session.query(Wallet).all()\n"
+    )
+    fix_safety = "Report only: the session's users have to move to a registry or a per-call session."
+
+    def check(self, ctx: FileContext) -> Iterator[Finding]:
+        index = ctx.index
+        for qname, callee, location in ctx.facts.reports.module_sessions:
+            if _makes_session(index, callee):
+                name = qname.rpartition(".")[2]
+                yield self.finding(
+                    ctx, location,
+                    f"`{name}` is one Session created at import and shared by every request and "
+                    f"thread: it keeps one transaction and identity map for the process",
+                )
+        imported = index.resolve_all(index.instantiated_at_import)
+        for cls, callee, location in ctx.facts.reports.self_sessions:
+            if cls in imported and _makes_session(index, callee):
+                yield self.finding(
+                    ctx, location,
+                    f"`{cls.rpartition('.')[2]}` is created at import and keeps a Session on "
+                    f"`self`: every request shares it",
+                )
+
+
+class UncommittedWrite(Rule):
+    code = "FS007"
+    name = "uncommitted-write"
+    what = "A request handler that adds, deletes or merges objects and never commits or rolls back."
+    why = (
+        "The change sits in the session's transaction. The response says it worked; the "
+        "teardown's `remove()` rolls it back, or, without a teardown, the next request on that "
+        "thread commits it along with its own work, or it is never saved at all."
+    )
+    example = (
+        "@bp.post('/contacts')\n"
+        "def add_contact():\n"
+        "    db_session.add(Contact(name=request.json['name']))\n"
+        "    return '', 201\n"
+    )
+    use_instead = (
+        "@bp.post('/contacts')\n"
+        "def add_contact():\n"
+        "    db_session.add(Contact(name=request.json['name']))\n"
+        "    db_session.commit()\n"
+        "    return '', 201\n"
+    )
+    fix_safety = "Report only: where the transaction should end is the author's decision."
+
+    def check(self, ctx: FileContext) -> Iterator[Finding]:
+        index = ctx.index
+        if index.teardown_commits:
+            return  # the app commits at teardown: handlers are not expected to
+        for function, owners in ctx.facts.reports.views.items():
+            if not index.is_view(owners) or index.commits(function):
+                continue
+            writes = [
+                call for call in ctx.facts.reports.session_calls
+                if call.function == function and call.method in WRITES and index.is_session(call.owner)
+            ]
+            if writes:
+                short = function.rpartition(".")[2]
+                yield self.finding(
+                    ctx, writes[0].location,
+                    f"`{short}` writes with `{writes[0].method}()` but never commits or rolls "
+                    f"back: the change is lost at teardown or committed by a later request",
+                )
+
+
+class LongTransaction(Rule):
+    code = "FS008"
+    name = "long-transaction"
+    what = (
+        "Slow work inside an open session scope: HTTP calls, `time.sleep`, subprocesses, "
+        "other network calls inside `with get_db_session()` / `with Session(...)` blocks."
+    )
+    why = (
+        "The transaction stays open while the call waits: its locks block writers, its "
+        "connection is out of the pool, and on a snapshot database everything it reads "
+        "afterwards is as old as its first query."
+    )
+    example = (
+        "with get_db_session() as session:\n"
+        "    wallet = session.get(Wallet, wallet_id)\n"
+        "    wallet.balance = requests.get(RATES_URL).json()['balance']\n"
+    )
+    use_instead = (
+        "balance = requests.get(RATES_URL).json()['balance']\n"
+        "with get_db_session() as session:\n"
+        "    session.get(Wallet, wallet_id).balance = balance\n"
+    )
+    fix_safety = "Report only: moving the call changes when the data it uses was read."
+
+    def check(self, ctx: FileContext) -> Iterator[Finding]:
+        index = ctx.index
+        for scope in ctx.facts.reports.scopes:
+            if not index.is_session_scope(scope.callee):
+                continue
+            for name, location in scope.slow:
+                yield self.finding(
+                    ctx, location,
+                    f"`{name}` runs inside an open session scope: the transaction, its locks "
+                    f"and its connection stay held while it waits",
+                )
+
+
+class BandAidRefresh(Rule):
+    code = "FS009"
+    name = "band-aid-refresh"
+    what = "`expire_all()`, `expunge_all()`, `refresh()` or `remove()` on the request's session inside a view."
+    why = (
+        "They mask the cause. `expire_all()` re-reads inside the same transaction, so on a "
+        "snapshot database it reads the same old rows; `remove()` mid-request detaches every "
+        "object the request already holds (current_user and co.) and the next attribute access "
+        "raises DetachedInstanceError."
+    )
+    example = (
+        "@bp.get('/transactions/<int:tx_id>')\n"
+        "def show(tx_id):\n"
+        "    db_session.expire_all()\n"
+        "    return jsonify(db_session.get(Transaction, tx_id).to_dict())\n"
+    )
+    use_instead = (
+        "# The FS001 teardown (db_session.remove() at the end of every request)\n"
+        "@bp.get('/transactions/<int:tx_id>')\n"
+        "def show(tx_id):\n"
+        "    return jsonify(db_session.get(Transaction, tx_id).to_dict())\n"
+    )
+    fix_safety = "Report only: remove the call once the real cause (FS001, FS003) is fixed."
+
+    def check(self, ctx: FileContext) -> Iterator[Finding]:
+        index = ctx.index
+        for call in ctx.facts.reports.session_calls:
+            if call.method not in BAND_AIDS or call.function is None:
+                continue
+            owners = ctx.facts.reports.views.get(call.function)
+            if owners is None or not index.is_view(owners):
+                continue
+            if not index.resolve_all(call.owner) & index.session_roots:
+                continue
+            yield self.finding(
+                ctx, call.location,
+                f"`{call.method}()` in a view masks stale data instead of fixing it: end the "
+                f"session in a teardown (FS001) and drop cached objects (FS003)",
+            )
+
+
+class LateCleanup(Rule):
+    code = "FS010"
+    name = "late-cleanup"
+    what = (
+        "`REGISTRY.remove()` only in an `after_request` handler (skipped when a view raises) "
+        "or only in `teardown_request` (never run for CLI commands and bare app contexts)."
+    )
+    why = (
+        "Whenever the handler is skipped the thread keeps its session and open transaction "
+        "into the next request: after every error, and in every CLI command or background job "
+        "that pushes an app context."
+    )
+    example = (
+        "@app.after_request\n"
+        "def cleanup(response):\n"
+        "    db_session.remove()\n"
+        "    return response\n"
+    )
+    use_instead = (
+        "@app.teardown_appcontext\n"
+        "def cleanup(exception=None):\n"
+        "    db_session.remove()\n"
+    )
+    fix_safety = (
+        "Unsafe: the handler then also runs after errors and outside requests, and an "
+        "`after_request` handler's other work on the response would be lost, so only a handler "
+        "that does nothing but `remove()` (and return the response) is rewritten."
+    )
+
+    def check(self, ctx: FileContext) -> Iterator[Finding]:
+        index = ctx.index
+        for reg in index.late_cleanups():
+            for handler in index.resolve_all(reg.handler):
+                node = ctx.collected.function_nodes.get(handler)
+                if node is None or ctx.facts.functions.get(handler) is None:
+                    continue
+                when = "after_request (skipped when a view raises)" if reg.kind == "after_request" else (
+                    "teardown_request (not run for CLI commands and bare app contexts)"
+                )
+                fix = _move_to_appcontext(node, reg.kind)
+                yield self.finding(
+                    ctx, ctx.location(node.name),
+                    f"`remove()` runs only in {when}: register it with `teardown_appcontext`",
+                    fix,
+                )
+
+
+def _move_to_appcontext(node: cst.FunctionDef, kind: str) -> Fix | None:
+    position = next(
+        (i for i, d in enumerate(node.decorators)
+         if m.matches(d.decorator, m.Attribute(attr=m.Name(kind)))),
+        None,
+    )
+    if position is None:
+        return None  # registered by a call elsewhere: say so, do not guess
+    body = list(node.body.body)
+    if kind == "after_request":
+        params = node.params.params
+        returns_response = m.SimpleStatementLine(body=[m.Return(m.Name(params[0].name.value))]) if params else None
+        removes = m.SimpleStatementLine(body=[m.Expr(m.Call(func=m.Attribute(attr=m.Name("remove")), args=[]))])
+        if not (
+            len(params) == 1 and body and returns_response is not None
+            and m.matches(body[-1], returns_response)
+            and all(m.matches(stmt, removes) for stmt in body[:-1])
+        ):
+            return None
+
+    def edit(function: cst.FunctionDef) -> cst.FunctionDef:
+        decorators = list(function.decorators)
+        old = decorators[position]
+        decorators[position] = old.with_changes(
+            decorator=old.decorator.with_changes(attr=cst.Name("teardown_appcontext"))
+        )
+        changes = {"decorators": decorators}
+        if kind == "after_request":
+            changes["params"] = cst.Parameters(
+                [cst.Param(cst.Name("exception"), default=cst.Name("None"), equal=cst.AssignEqual(
+                    whitespace_before=cst.SimpleWhitespace(""), whitespace_after=cst.SimpleWhitespace("")))]
+            )
+            changes["body"] = function.body.with_changes(body=list(function.body.body)[:-1])
+        return function.with_changes(**changes)
+
+    return Fix("unsafe", [(node, edit)])
+
+
+class PushedAppContext(Rule):
+    code = "FS011"
+    name = "pushed-app-context"
+    what = "`app.app_context().push()` at module level."
+    why = (
+        "The context is never popped, so its teardown, and the `remove()` in it, never runs "
+        "for the code that uses it, and every later context nests inside it: the session and "
+        "transaction it holds live as long as the process."
+    )
+    example = "app = create_app()\napp.app_context().push()\n"
+    use_instead = "app = create_app()\n\nwith app.app_context():\n    run()\n"
+    fix_safety = "Report only: what should run inside the context is the author's decision."
+
+    def check(self, ctx: FileContext) -> Iterator[Finding]:
+        for location in ctx.facts.reports.pushes:
+            yield self.finding(
+                ctx, location,
+                "an app context pushed at import is never popped: its teardown (and `remove()`) "
+                "never runs, and its session lives as long as the process",
+            )
+
+
+class LegacyScopefunc(Rule):
+    code = "FS012"
+    name = "legacy-scopefunc"
+    what = (
+        "`scoped_session(..., scopefunc=_app_ctx_stack.__ident_func__)` (removed in Flask 3), "
+        "or a thread or greenlet scopefunc under gevent without monkey-patching."
+    )
+    why = (
+        "Flask 2.3 removed `__ident_func__`; older code keeps working only on old Flask. Under "
+        "gevent without `monkey.patch_all()`, thread-local scopes are shared by every greenlet "
+        "of a thread: concurrent requests share one session, and one request's teardown "
+        "detaches the others' objects."
+    )
+    example = "db_session = scoped_session(SessionLocal, scopefunc=_app_ctx_stack.__ident_func__)\n"
+    use_instead = "db_session = scoped_session(SessionLocal)  # plus the FS001 teardown\n"
+    fix_safety = "Report only: the right scope depends on the server and its workers."
+
+    def check(self, ctx: FileContext) -> Iterator[Finding]:
+        index = ctx.index
+        for _, names, location in ctx.facts.reports.scopefuncs:
+            if any(marker in name for name in names for marker in LEGACY_SCOPEFUNC):
+                yield self.finding(
+                    ctx, location,
+                    "`__ident_func__` scopefunc was removed in Flask 2.3: use the default "
+                    "thread-local scope and a `teardown_appcontext` that calls `remove()`",
+                )
+            elif index.resolve_all(names) & THREAD_SCOPEFUNC and index.unpatched_gevent:
+                yield self.finding(
+                    ctx, location,
+                    "a thread or greenlet scopefunc under gevent without monkey-patching: "
+                    "greenlets share one session",
+                )

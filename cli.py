@@ -227,8 +227,12 @@ def explain(code: str) -> None:
 
 
 @click.command()
-def rules() -> None:
+@click.option("--markdown", is_flag=True, help="Every rule's full explanation, as docs/rules.md.")
+def rules(markdown: bool) -> None:
     """List every rule with its code and name."""
+    if markdown:
+        click.echo(formats.rules_markdown(RULES), nl=False)
+        return
     for rule in RULES:
         click.echo(f"{rule.code}  {rule.name}")
 

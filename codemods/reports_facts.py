@@ -132,7 +132,8 @@ class ReportCollector(cst.CSTVisitor):
         callee = self.qnames(func)
         if not self.functions and not self.classes:
             self.facts.instantiated_at_import |= callee
-        for scope in self.scopes:
+        on_a_result = isinstance(func, cst.Attribute) and isinstance(func.value, cst.Call)
+        for scope in self.scopes if not on_a_result else ():  # not `requests.get(...).json()`
             for name in callee:
                 if name.startswith(SLOW_PREFIXES):
                     scope.slow.append((name, self.location(node)))

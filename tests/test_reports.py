@@ -1,0 +1,337 @@
+"""The report rules FS006-FS012: for each, no-op cases first, then what is reported.
+FS010 also has an unsafe fix."""
+
+from textwrap import dedent
+
+import pytest
+
+from codemods.engine import Settings
+from helpers import check_noop, check_transformed, findings
+
+DATABASE = """\
+from sqlalchemy.orm import Session, declarative_base, scoped_session, sessionmaker
+
+SessionLocal = sessionmaker()
+db_session = scoped_session(SessionLocal)
+Base = declarative_base()
+
+
+class Contact(Base):
+    pass
+"""
+
+APP = """\
+from flask import Flask
+
+from . import views
+from .db import db_session
+
+app = Flask(__name__)
+app.register_blueprint(views.bp)
+
+
+@app.teardown_appcontext
+def shutdown_session(exception=None):
+    db_session.remove()
+"""
+
+
+def views(body: str) -> str:
+    return VIEWS_HEADER + dedent(body)
+
+
+def project(views: str, app: str = APP, **extra) -> dict:
+    return {
+        "pkg/__init__.py": "",
+        "pkg/db.py": DATABASE,
+        "pkg/app.py": app,
+        "pkg/views.py": views,
+        **{f"pkg/{k}.py": dedent(v) for k, v in extra.items()},
+    }
+
+
+def only(code: str) -> Settings:
+    return Settings(select=frozenset({code}))
+
+
+def reported(tmp_path, files, code) -> list:
+    result = check_noop(tmp_path, files, only(code))
+    return [(f.path.name, f.location.line) for f in findings(result, code)]
+
+
+VIEWS_HEADER = """\
+from flask import Blueprint
+
+from .db import Contact, SessionLocal, db_session
+
+bp = Blueprint("views", __name__)
+"""
+
+
+# -- FS006 shared-session -----------------------------------------------------------------------
+
+
+def test_fs006_noop_registry_and_per_call_sessions(tmp_path):
+    assert reported(tmp_path, project(views("""
+        def helper():
+            with SessionLocal() as session:
+                return session.get(Contact, 1).id
+        """)), "FS006") == []
+
+
+def test_fs006_module_level_session_and_session_on_an_import_time_object(tmp_path):
+    assert reported(tmp_path, project(VIEWS_HEADER, jobs="""\
+        from .db import SessionLocal, db_session
+
+        session = SessionLocal()
+        current = db_session()
+
+
+        class Repository:
+            def __init__(self):
+                self.session = SessionLocal()
+
+
+        repository = Repository()
+
+
+        class PerCall:
+            def __init__(self):
+                self.session = SessionLocal()
+        """), "FS006") == [("jobs.py", 3), ("jobs.py", 4), ("jobs.py", 9)]
+
+
+# -- FS007 uncommitted-write --------------------------------------------------------------------
+
+
+def test_fs007_noop_commits_directly_or_through_a_helper(tmp_path):
+    assert reported(tmp_path, project(views("""
+
+        def save(contact):
+            db_session.add(contact)
+            db_session.commit()
+
+
+        @bp.post("/a")
+        def direct():
+            db_session.add(Contact())
+            db_session.commit()
+            return ""
+
+
+        @bp.post("/b")
+        def through_helper():
+            save(Contact())
+            db_session.add(Contact())
+            return ""
+        """)), "FS007") == []
+
+
+def test_fs007_noop_when_the_teardown_commits(tmp_path):
+    app = APP.replace("    db_session.remove()", "    if exception is None:\n        db_session.commit()\n    db_session.remove()")
+    assert reported(tmp_path, project(views("""
+
+        @bp.post("/a")
+        def create():
+            db_session.add(Contact())
+            return ""
+        """), app=app), "FS007") == []
+
+
+def test_fs007_write_without_commit_in_a_view(tmp_path):
+    assert reported(tmp_path, project(views("""
+
+        @bp.post("/contacts")
+        def create():
+            db_session.add(Contact())
+            return "", 201
+
+
+        def not_a_view():
+            db_session.add(Contact())
+        """)), "FS007") == [("views.py", 10)]
+
+
+# -- FS008 long-transaction ---------------------------------------------------------------------
+
+
+def test_fs008_noop_slow_call_outside_the_session(tmp_path):
+    assert reported(tmp_path, project(views("""
+        import requests
+
+
+        def sync(contact_id):
+            rate = requests.get("https://example.invalid/rate").json()
+            with SessionLocal() as session:
+                session.get(Contact, contact_id).rate = rate
+                session.commit()
+        """)), "FS008") == []
+
+
+def test_fs008_slow_calls_inside_session_scopes(tmp_path):
+    assert reported(tmp_path, project(views("""
+        import subprocess
+        import time
+
+        import requests
+        from sqlalchemy.orm import Session
+
+
+        def sync(contact_id, engine):
+            with SessionLocal() as session:
+                contact = session.get(Contact, contact_id)
+                contact.rate = requests.get("https://example.invalid/rate").json()
+                session.commit()
+            with Session(engine) as other, other.begin():
+                time.sleep(1)
+                subprocess.run(["true"])
+        """)), "FS008") == [("views.py", 17), ("views.py", 20), ("views.py", 21)]
+
+
+# -- FS009 band-aid-refresh ---------------------------------------------------------------------
+
+
+def test_fs009_noop_outside_views(tmp_path):
+    assert reported(tmp_path, project(views("""
+
+        def nightly_job():
+            try:
+                db_session.expire_all()
+            finally:
+                db_session.remove()
+        """)), "FS009") == []
+
+
+def test_fs009_band_aids_in_views(tmp_path):
+    assert reported(tmp_path, project(views("""
+
+        @bp.get("/contacts/<int:cid>")
+        def show(cid):
+            db_session.expire_all()
+            contact = db_session.get(Contact, cid)
+            db_session.refresh(contact)
+            db_session.expunge_all()
+            db_session.remove()
+            return contact.name
+        """)), "FS009") == [("views.py", 10), ("views.py", 12), ("views.py", 13), ("views.py", 14)]
+
+
+# -- FS010 late-cleanup -------------------------------------------------------------------------
+
+LATE_APP = """\
+from flask import Flask
+
+from .db import db_session
+
+app = Flask(__name__)
+
+
+@app.after_request
+def cleanup(response):
+    db_session.remove()
+    return response
+"""
+
+
+def test_fs010_noop_teardown_appcontext(tmp_path):
+    assert reported(tmp_path, project(VIEWS_HEADER), "FS010") == []
+
+
+def test_fs010_after_request_is_reported_and_fixed_only_with_unsafe_fixes(tmp_path):
+    result = check_noop(tmp_path / "default", project(VIEWS_HEADER, app=LATE_APP))
+    assert [(f.code, f.applicability) for f in findings(result)] == [("FS010", "unsafe")]
+    check_transformed(tmp_path / "unsafe", project(VIEWS_HEADER, app=LATE_APP), {
+        "pkg/app.py": """\
+            from flask import Flask
+
+            from .db import db_session
+
+            app = Flask(__name__)
+
+
+            @app.teardown_appcontext
+            def cleanup(exception=None):
+                db_session.remove()
+        """,
+    }, Settings(unsafe_fixes=True))
+
+
+def test_fs010_teardown_request_only(tmp_path):
+    app = APP.replace("teardown_appcontext", "teardown_request")
+    check_transformed(tmp_path, project(VIEWS_HEADER, app=app), {"pkg/app.py": APP}, Settings(unsafe_fixes=True))
+
+
+def test_fs010_after_request_doing_more_is_reported_without_fix(tmp_path):
+    app = LATE_APP.replace("    return response", "    response.headers['X-Done'] = '1'\n    return response")
+    result = check_noop(tmp_path, project(VIEWS_HEADER, app=app), Settings(unsafe_fixes=True))
+    [finding] = findings(result)
+    assert (finding.code, finding.fix) == ("FS010", None)
+
+
+# -- FS011 pushed-app-context -------------------------------------------------------------------
+
+
+def test_fs011_noop_with_block(tmp_path):
+    assert reported(tmp_path, project(VIEWS_HEADER, manage="""\
+        from .app import app
+
+        with app.app_context():
+            pass
+        """), "FS011") == []
+
+
+def test_fs011_pushed_at_import(tmp_path):
+    assert reported(tmp_path, project(VIEWS_HEADER, manage="""\
+        from .app import app
+
+        app.app_context().push()
+        ctx = app.app_context()
+        ctx.push()
+        """), "FS011") == [("manage.py", 3), ("manage.py", 5)]
+
+
+# -- FS012 legacy-scopefunc ---------------------------------------------------------------------
+
+
+def test_fs012_noop_default_scope_and_patched_gevent(tmp_path):
+    assert reported(tmp_path, {
+        "db.py": """\
+            import greenlet
+            from gevent import monkey
+            from sqlalchemy.orm import scoped_session
+
+            monkey.patch_all()
+            plain = scoped_session(maker)
+            per_greenlet = scoped_session(maker, scopefunc=greenlet.getcurrent)
+        """,
+    }, "FS012") == []
+
+
+def test_fs012_legacy_and_unpatched_gevent(tmp_path):
+    assert reported(tmp_path, {
+        "db.py": """\
+            import gevent
+            import greenlet
+            from flask import _app_ctx_stack
+            from sqlalchemy.orm import scoped_session
+
+            legacy = scoped_session(maker, scopefunc=_app_ctx_stack.__ident_func__)
+            shared = scoped_session(maker, scopefunc=greenlet.getcurrent)
+        """,
+    }, "FS012") == [("db.py", 6), ("db.py", 7)]
+
+
+# -- every rule explains itself -----------------------------------------------------------------
+
+
+@pytest.mark.parametrize("code", [f"FS{n:03d}" for n in range(1, 13)])
+def test_every_catalog_rule_is_registered_with_every_section(code):
+    from codemods.formats import SECTIONS, explanation
+    from codemods.registry import BY_CODE
+
+    rule = BY_CODE[code]
+    text = explanation(rule)
+    for title, attribute in SECTIONS:
+        assert getattr(rule, attribute).strip(), f"{code} has no {attribute}"
+        assert f"## {title}\n" in text
+    assert rule.name == rule.name.lower() and " " not in rule.name

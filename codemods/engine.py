@@ -5,6 +5,7 @@ command line (or a test) decides what to do with a `RunResult`.
 
 from __future__ import annotations
 
+import multiprocessing
 import re
 from collections import defaultdict
 from dataclasses import dataclass, field
@@ -16,6 +17,7 @@ from libcst.codemod import CodemodContext
 from libcst.codemod.visitors import AddImportsVisitor, RemoveImportsVisitor
 from libcst.metadata.name_provider import ModuleNameAndPackage
 
+from codemods import prefilter
 from codemods.discovery import discover
 from codemods.facts import CollectedModule, collect_facts, module_name_for
 from codemods.index import ProjectIndex
@@ -33,6 +35,8 @@ class Settings:
     ignore: frozenset[str] = frozenset()
     unsafe_fixes: bool = False
     exclude: tuple[str, ...] = ()
+    jobs: int = 1  # processes for reading, parsing and fixing
+    edits: bool = False  # keep each fix's text edits (for --format json) across processes
 
     def rules(self) -> list[Rule]:
         return [
@@ -91,11 +95,175 @@ class _Parsed:
     where: ModuleNameAndPackage
     collected: CollectedModule
 
+    @property
+    def facts(self):
+        return self.collected.facts
 
-def run(paths: list[Path], settings: Settings = Settings()) -> RunResult:
+
+@dataclass
+class _Facts:
+    """A file parsed in a worker: its facts came back, its tree did not."""
+
+    result: FileResult
+    root: Path
+    facts: object
+
+
+# Above these sizes the work is spread over processes, and trees are not kept in memory.
+PARALLEL_READS = 256
+KEEP_TREES = 64
+
+
+class _Workers:
+    """A pool of forked processes, made on first use and only for work big enough to pay for
+    it. Forked after the index exists, a worker sees the index without pickling it."""
+
+    def __init__(self, jobs: int) -> None:
+        self.jobs = max(1, jobs)
+
+    def __enter__(self) -> "_Workers":
+        return self
+
+    def __exit__(self, *exc) -> None:
+        pass
+
+    def map(self, function, items: list, shared, progress, phase: str, minimum: int = 2) -> list:
+        total = len(items)
+        if self.jobs == 1 or total < minimum or "fork" not in multiprocessing.get_all_start_methods():
+            out = []
+            for done, item in enumerate(items, 1):
+                out.append(function(item, shared))
+                if progress:
+                    progress(phase, done, total)
+            return out
+        global _SHARED
+        _SHARED = shared  # inherited by the forked workers
+        chunk = max(1, min(64, total // (self.jobs * 8) or 1))
+        context = multiprocessing.get_context("fork")
+        out = []
+        with context.Pool(self.jobs) as pool:
+            for done, value in enumerate(pool.imap(_call_shared, [(function, i) for i in items], chunk), 1):
+                out.append(value)
+                if progress:
+                    progress(phase, done, total)
+        return out
+
+
+_SHARED = None
+
+
+def _call_shared(job):
+    function, item = job
+    return function(item, _SHARED)
+
+
+def _scan(path: Path, words) -> str:
+    """"seed", "mentions", "no", or "error: ..." for one file, reading it and letting go."""
+    try:
+        data = read_bytes(path)
+    except SourceError as exc:
+        return f"error: {exc}"
+    if words is None:
+        return "seed" if prefilter.is_seed(data) else "no"
+    return "mentions" if words(data) else "no"
+
+
+def _facts_in_worker(path: Path, _shared):
+    result = FileResult(path)
+    parsed = _parse(result)
+    if parsed is None:
+        return result.error, result.original, None
+    return None, b"", parsed.collected.facts
+
+
+def _fix_in_worker(path: Path, shared) -> FileResult:
+    index, settings = shared
+    result = FileResult(path)
+    parsed = _parse(result)
+    if parsed is not None:
+        _fix_file(parsed, index, settings.rules(), settings)
+    _detach(result, settings)
+    return result
+
+
+def _detach(result: FileResult, settings: Settings) -> None:
+    """Make a result picklable: findings keep their data and their fixes' text edits, not the
+    tree nodes and functions of the edits."""
+    from codemods.formats import edits  # formats imports rule, not the engine
+
+    for finding in {id(f): f for f in result.initial + result.findings + result.applied}.values():
+        if finding.fix is not None:
+            if settings.edits:
+                finding.text_edits = edits(finding)
+            finding.fix = Fix(finding.fix.applicability, group=finding.fix.group)
+        finding.preview = None
+        finding.source = ""
+
+
+def _select(files: list[FileResult], workers: _Workers, progress) -> list:
+    """Parse what the pre-filter selects, learning names until no new file turns up."""
+    states = workers.map(_scan, [f.path for f in files], None, progress, "reading", PARALLEL_READS)
+    pending, remaining = [], []
+    for result, state in zip(files, states):
+        if state.startswith("error: "):
+            result.error = state[len("error: "):]
+        elif state == "seed":
+            pending.append(result)
+        else:
+            remaining.append(result)
+    selected, learned = [], set()
+    while pending:
+        selected += _parse_all(pending, workers, progress, keep=len(pending) <= KEEP_TREES)
+        names = set(learned)
+        grew = True
+        while grew:  # a module may use a name another module of this round teaches
+            grew = False
+            for item in selected:
+                facts = item.facts
+                if prefilter.defines_something(facts) or prefilter.uses_learned(facts, names):
+                    more = prefilter.names_to_learn(facts) - names
+                    if more:
+                        names |= more
+                        grew = True
+        new = frozenset(names - learned)
+        learned = names
+        if not new or not remaining:
+            break
+        words = prefilter.mentions(new)
+        states = workers.map(_scan, [f.path for f in remaining], words, progress, "reading", PARALLEL_READS)
+        pending = [r for r, state in zip(remaining, states) if state == "mentions"]
+        remaining = [r for r, state in zip(remaining, states) if state != "mentions"]
+    return selected
+
+
+def _parse_all(files: list[FileResult], workers: _Workers, progress, keep: bool) -> list:
+    if keep:
+        parsed = []
+        for done, result in enumerate(files, 1):
+            item = _parse(result)
+            if item is not None:
+                parsed.append(item)
+            if progress:
+                progress("parsing", done, len(files))
+        return parsed
+    out = []
+    answers = workers.map(_facts_in_worker, [f.path for f in files], None, progress, "parsing")
+    for result, (error, original, facts) in zip(files, answers):
+        if error is not None:
+            result.error, result.original = error, original
+        else:
+            out.append(_Facts(result, module_name_for(result.path)[0], facts))
+    return out
+
+
+def run(paths: list[Path], settings: Settings = Settings(), progress=None) -> RunResult:
     """Fix the Python files under ``paths``. The other files of their import roots are read
     too, as context: the index needs them (the registry may live in a file not named), and a
-    fix that would have to change one of them as well is not made."""
+    fix that would have to change one of them as well is not made.
+
+    Only the files the pre-filter selects are parsed (see `codemods.prefilter`); with
+    ``settings.jobs`` > 1, reading, parsing and fixing are spread over processes.
+    ``progress(phase, done, total)``, when given, is told how far each phase got."""
     found = discover(paths, list(settings.exclude))
     results = [FileResult(path) for path in found.files]
     seen = {path.resolve() for path in found.files}
@@ -106,8 +274,9 @@ def run(paths: list[Path], settings: Settings = Settings()) -> RunResult:
                 seen.add(path.resolve())
                 context.append(FileResult(path))
     everything = results + context
-    parsed = [p for p in (_parse(r) for r in everything) if p is not None]
-    _fix_all(parsed, settings, unparsed=[r for r in everything if r.error])
+    with _Workers(settings.jobs) as workers:
+        selected = _select(everything, workers, progress)
+        _fix_all(selected, settings, [r for r in everything if r.error], workers, progress)
     for result in context:  # never written: what it would share with a target cannot be made
         result.failed_groups |= {f.fix.group for f in result.applied if f.fix and f.fix.group}
     _revert_failed_groups(everything)
@@ -119,7 +288,7 @@ def run_source(data: bytes, path: Path, settings: Settings = Settings()) -> File
     result = FileResult(path, original=data)
     parsed = _parse(result, data)
     if parsed is not None:
-        _fix_all([parsed], settings)
+        _fix_all([parsed], settings, [], _Workers(1), None)
         _revert_failed_groups([result])
     return result
 
@@ -159,9 +328,11 @@ def _syntax_error(text: str, exc: cst.ParserSyntaxError) -> str:
     return f"cannot parse: line {exc.raw_line}, column {exc.raw_column + 1}: {exc.message}"
 
 
-def _fix_all(parsed: list[_Parsed], settings: Settings, unparsed=()) -> None:
-    by_root: dict[Path, list[_Parsed]] = defaultdict(list)
-    for item in parsed:
+def _fix_all(selected: list, settings: Settings, unparsed, workers: "_Workers", progress) -> None:
+    """Index each import root, then fix every selected file against its root's index.
+    ``selected`` holds `_Parsed` (trees kept) or `_Facts` (to be parsed again, in a worker)."""
+    by_root: dict[Path, list] = defaultdict(list)
+    for item in selected:
         by_root[item.root].append(item)
     unparsed_by_root = defaultdict(list)
     for result in unparsed:
@@ -170,10 +341,16 @@ def _fix_all(parsed: list[_Parsed], settings: Settings, unparsed=()) -> None:
         )
     rules = settings.rules()
     for root, group in by_root.items():
-        modules = {p.where.name: p.collected.facts for p in group}
-        index = ProjectIndex(modules, unparsed=unparsed_by_root.get(root, []))
-        for item in group:
+        index = ProjectIndex({p.facts.name: p.facts for p in group}, unparsed_by_root.get(root, []))
+        kept = [p for p in group if isinstance(p, _Parsed)]
+        for item in kept:
             _fix_file(item, index, rules, settings)
+        again = [p for p in group if not isinstance(p, _Parsed)]
+        if again:
+            fixed = workers.map(_fix_in_worker, [p.result.path for p in again], (index, settings),
+                                progress, "fixing")
+            for item, result in zip(again, fixed):
+                item.result.__dict__.update(result.__dict__)
 
 
 def _revert_failed_groups(results: list[FileResult]) -> None:

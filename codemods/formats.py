@@ -62,6 +62,8 @@ def github_line(finding: Finding, display: Callable) -> str:
 def edits(finding: Finding) -> list[dict]:
     """The text edits of a finding's fix alone, as ruff's JSON gives them: replace the lines
     from `location` up to (not including) `end_location` by `content`."""
+    if finding.text_edits is not None:
+        return finding.text_edits
     if finding.fix is None or finding.preview is None:
         return []
     old = finding.source.splitlines(keepends=True)

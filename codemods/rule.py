@@ -45,6 +45,7 @@ class Finding:
     # Set by the engine: the text the finding was made on, and that text with this fix alone.
     source: str = field(default="", repr=False, compare=False)
     preview: Callable[[], str] | None = field(default=None, repr=False, compare=False)
+    text_edits: list | None = field(default=None, repr=False, compare=False)  # from a worker
 
     @property
     def applicability(self) -> str:

@@ -104,10 +104,10 @@ def test_findings_left_for_a_person_exit_1_in_write_mode(tmp_path):
 
 
 def test_unparseable_file_is_named_and_the_run_goes_on(tmp_path):
-    root = make_project(tmp_path, {"broken.py": "def f(:\n", "app.py": APP})
+    root = make_project(tmp_path, {"broken.py": "import flask\ndef f(:\n", "app.py": APP})
     result = fixsessions(".", cwd=root)
-    assert b"error: broken.py: cannot parse: line 1" in result.stderr
-    assert (root / "broken.py").read_bytes() == b"def f(:\n"
+    assert b"error: broken.py: cannot parse: line 2" in result.stderr
+    assert (root / "broken.py").read_bytes() == b"import flask\ndef f(:\n"
     assert b"db_session.remove()" in (root / "app.py").read_bytes()
     assert result.returncode == 1
 

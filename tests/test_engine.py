@@ -46,18 +46,30 @@ def test_invalid_utf8_is_rejected_with_reason():
 
 def test_bad_files_are_named_left_alone_and_the_run_goes_on(tmp_path):
     root = make_project(tmp_path, {
-        "bad_encoding.py": b"x = '\xff\xfe'\n",
-        "bad_syntax.py": b"def f(:\n    pass\n",
+        "bad_encoding.py": b"import sqlalchemy\nx = '\xff\xfe'\n",
+        "bad_syntax.py": b"from flask import Flask\ndef f(:\n    pass\n",
         "app.py": BROKEN_APP,
     })
     result = run([root])
     errors = {f.path.name: f.error for f in result.errors}
     assert errors["bad_encoding.py"].startswith("not valid utf-8")
-    assert errors["bad_syntax.py"].startswith("cannot parse: line 1")
+    assert errors["bad_syntax.py"].startswith("cannot parse: line 2")
     write(result)
-    assert (root / "bad_encoding.py").read_bytes() == b"x = '\xff\xfe'\n"
-    assert (root / "bad_syntax.py").read_bytes() == b"def f(:\n    pass\n"
+    assert (root / "bad_encoding.py").read_bytes() == b"import sqlalchemy\nx = '\xff\xfe'\n"
+    assert (root / "bad_syntax.py").read_bytes() == b"from flask import Flask\ndef f(:\n    pass\n"
     assert b"db_session.remove()" in (root / "app.py").read_bytes()
+
+
+def test_files_the_prefilter_passes_over_are_not_parsed(tmp_path):
+    # A broken file that mentions nothing fixsessions looks for is never parsed, so it is
+    # not reported either; one that imports Flask is.
+    root = make_project(tmp_path, {
+        "unrelated.py": b"def f(:\n",
+        "related.py": b"import flask\ndef f(:\n",
+        "app.py": BROKEN_APP,
+    })
+    result = run([root])
+    assert {f.path.name for f in result.errors} == {"related.py"}
 
 
 def test_latin1_file_stays_latin1(tmp_path):
@@ -169,12 +181,12 @@ class _CheckRaises(Rule):
 
 def test_a_crashing_rule_is_an_internal_error_naming_the_file(tmp_path, monkeypatch):
     monkeypatch.setattr(engine, "RULES", (_CheckRaises,))
-    root = make_project(tmp_path, {"app.py": BROKEN_APP, "other.py": "x = 1\n"})
+    root = make_project(tmp_path, {"app.py": BROKEN_APP, "views.py": "import flask\n", "other.py": "x = 1\n"})
     result = run([root], Settings())
     crashed = {f.path.name: f.error for f in result.files if f.internal_error}
-    assert crashed == {
+    assert crashed == {  # other.py mentions nothing the rules look at: it is never parsed
         "app.py": "internal error in FS001 (ValueError('bug'))",
-        "other.py": "internal error in FS001 (ValueError('bug'))",
+        "views.py": "internal error in FS001 (ValueError('bug'))",
     }
     assert result.changed == []
 

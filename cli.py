@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import sys
+import time
 from pathlib import Path
 
 import click
@@ -33,7 +34,7 @@ def _display(path: Path) -> str:
     return os.path.relpath(path).replace(os.sep, "/")
 
 
-def _settings(paths, select, ignore, exclude, unsafe_fixes) -> Settings:
+def _settings(paths, select, ignore, exclude, unsafe_fixes, jobs=1, edits=False) -> Settings:
     """Flags win over [tool.fixsessions] in the nearest pyproject.toml."""
     start = next((p for p in paths if str(p) != "-"), Path("."))
     try:
@@ -46,6 +47,8 @@ def _settings(paths, select, ignore, exclude, unsafe_fixes) -> Settings:
         ignore=(_codes(ignore, "--ignore") if ignore is not None else _codes(file.ignore, where)) or frozenset(),
         unsafe_fixes=unsafe_fixes if unsafe_fixes is not None else bool(file.unsafe_fixes),
         exclude=tuple(exclude) if exclude else tuple(file.exclude or ()),
+        jobs=jobs,
+        edits=edits,
     )
 
 
@@ -64,10 +67,12 @@ def _settings(paths, select, ignore, exclude, unsafe_fixes) -> Settings:
 @click.option("--color/--no-color", default=None, help="Colour output (default: only on a terminal).")
 @click.option("--branch", metavar="NAME", help="Apply the fixes on a new git branch and commit them.")
 @click.option("--allow-dirty", is_flag=True, help="Rewrite files that have uncommitted changes.")
+@click.option("--jobs", "-j", type=click.IntRange(min=1), default=None,
+              help="Processes to use (default: every core).")
 @click.option("--quiet", "-q", is_flag=True, help="Print findings and errors only.")
 @click.version_option(__version__, prog_name="fixsessions")
 def fix(paths, dry_run, check, unsafe_fixes, select, ignore, exclude, output_format, color,
-        branch, allow_dirty, quiet) -> None:
+        branch, allow_dirty, jobs, quiet) -> None:
     """Find and fix SQLAlchemy session-lifecycle bugs in Flask apps (PATHS default to .).
 
     Subcommands: `fixsessions explain CODE`, `fixsessions rules`.
@@ -75,20 +80,55 @@ def fix(paths, dry_run, check, unsafe_fixes, select, ignore, exclude, output_for
     if branch and (dry_run or check):
         raise click.UsageError("--branch applies fixes; it cannot be combined with --dry-run or --check")
     paths = list(paths) or [Path(".")]
-    settings = _settings(paths, select, ignore, exclude, unsafe_fixes)
+    settings = _settings(
+        paths, select, ignore, exclude, unsafe_fixes,
+        jobs=jobs or os.cpu_count() or 1, edits=output_format == "json",
+    )
     if Path("-") in paths:
         if len(paths) > 1 or branch:
             raise click.UsageError("`-` (standard input) cannot be combined with other paths or --branch")
         data = click.get_binary_stream("stdin").read()
         result = RunResult([run_source(data, Path("-"), settings)], [])
         sys.exit(_report(result, settings, "stdin", output_format, color, quiet))
-    result = run(paths, settings)
+    progress = Progress() if output_format == "text" and not quiet and sys.stderr.isatty() else None
+    try:
+        result = run(paths, settings, progress)
+    finally:
+        if progress:
+            progress.close()
     mode = "dry-run" if dry_run else "check" if check else "write"
     if mode == "write":
         status = _write(result, paths, branch, allow_dirty)
         if status is not None:
             sys.exit(status)
     sys.exit(_report(result, settings, mode, output_format, color, quiet, branch))
+
+
+class Progress:
+    """One line on stderr, only on a terminal and only once a run has taken a second."""
+
+    def __init__(self, stream=None, delay: float = 1.0) -> None:
+        self.stream = stream or sys.stderr
+        self.start = time.monotonic()
+        self.delay = delay
+        self.shown = False
+        self.last = 0.0
+
+    def __call__(self, phase: str, done: int, total: int) -> None:
+        now = time.monotonic()
+        if now - self.start < self.delay or (now - self.last < 0.1 and done != total):
+            return
+        self.last = now
+        width = 30
+        filled = width * done // max(total, 1)
+        self.stream.write(f"\r{phase:<8} [{'#' * filled}{'.' * (width - filled)}] {done}/{total}\x1b[K")
+        self.stream.flush()
+        self.shown = True
+
+    def close(self) -> None:
+        if self.shown:
+            self.stream.write("\r\x1b[K")
+            self.stream.flush()
 
 
 def _write(result: RunResult, paths, branch: str | None, allow_dirty: bool) -> int | None:

@@ -63,6 +63,11 @@ class GlobalOrmCache(Rule):
         "re-attach objects with `session.merge(obj, load=False)`."
     )
 
+    @classmethod
+    def may_apply(cls, facts, index) -> bool:
+        orm = facts.orm
+        return bool(index.models) and bool(orm.globals or orm.memos or orm.cached or index.global_caches)
+
     def check(self, ctx: FileContext) -> Iterator[Finding]:
         yield from self._globals(ctx)
         yield from self._uses_elsewhere(ctx)
@@ -188,6 +193,10 @@ class MemoizedOrm(Rule):
         "Report only: what to cache instead (ids, plain dicts, or objects re-attached with "
         "`session.merge(obj, load=False)`) and for how long is a design decision."
     )
+
+    @classmethod
+    def may_apply(cls, facts, index) -> bool:
+        return bool(facts.orm.cached and index.models)
 
     def check(self, ctx: FileContext) -> Iterator[Finding]:
         index = ctx.index

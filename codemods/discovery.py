@@ -76,62 +76,71 @@ class _GitIgnores:
 
 def discover(paths: list[Path], exclude: list[str] = ()) -> Discovery:
     found = Discovery()
-    seen: set[Path] = set()
+    seen: set[str] = set()
     ignores = _GitIgnores()
+    cwd = Path.cwd()
 
     def excluded_by_glob(path: Path, base: Path) -> bool:
         """ruff's reading of --exclude: a glob on the path below the walked folder (or the
         working directory), or on the file or folder name alone."""
+        if not exclude:
+            return False
         candidates = {path.name, path.as_posix()}
-        for anchor in (base, Path.cwd()):
+        for anchor in (base, cwd):
             try:
-                candidates.add(path.resolve().relative_to(anchor.resolve()).as_posix())
+                candidates.add(path.absolute().relative_to(anchor.absolute()).as_posix())
             except ValueError:
                 pass
         return any(fnmatch.fnmatch(c, pattern) for c in candidates for pattern in exclude)
 
     def add(path: Path) -> None:
-        key = path.resolve()
+        key = os.path.abspath(path)  # walks follow no symlinks, so this names each file once
         if key not in seen:
             seen.add(key)
             found.files.append(path)
 
     for given in paths:
-        if given.is_symlink() and not given.exists():
-            found.skipped.append((given, "broken symlink"))
+        if given.is_symlink():
+            found.skipped.append((given, "symlink (not followed)"))
             continue
         if given.is_file():
-            if excluded_by_glob(given, given.parent):
-                continue
-            add(given)
+            if not excluded_by_glob(given, given.parent):
+                add(given)
             continue
         if not given.is_dir():
             found.skipped.append((given, "no such file or directory"))
             continue
         git_root = _git_root(given.resolve())
-        for dirpath, dirnames, filenames in os.walk(given):
-            directory = Path(dirpath)
-            keep = []
-            for name in sorted(dirnames):
-                sub = directory / name
-                if name in DEFAULT_EXCLUDED_DIRS or name.endswith(".egg-info"):
-                    continue
-                if sub.is_symlink() or _is_virtualenv(sub) or excluded_by_glob(sub, given):
-                    continue
-                if git_root and ignores.ignored(sub.resolve(), git_root, is_dir=True):
-                    continue
-                keep.append(name)
-            dirnames[:] = keep
-            for name in sorted(filenames):
-                if not name.endswith(".py"):
-                    continue
+        resolved_given = given.resolve()
+        stack = [(given, resolved_given)]
+        while stack:
+            directory, resolved = stack.pop()
+            try:
+                entries = sorted(os.scandir(directory), key=lambda e: e.name)
+            except OSError as exc:
+                found.skipped.append((directory, f"cannot list: {exc.strerror or exc}"))
+                continue
+            subdirs = []
+            for entry in entries:
+                name = entry.name
                 path = directory / name
-                if excluded_by_glob(path, given):
+                if entry.is_symlink():
+                    if name.endswith(".py"):
+                        found.skipped.append((path, "symlink (not followed)"))
                     continue
-                if path.is_symlink():
-                    found.skipped.append((path, "symlink (not followed)"))
-                    continue
-                if git_root and ignores.ignored(path.resolve(), git_root, is_dir=False):
-                    continue
-                add(path)
+                if entry.is_dir():
+                    if name in DEFAULT_EXCLUDED_DIRS or name.endswith(".egg-info"):
+                        continue
+                    if _is_virtualenv(path) or excluded_by_glob(path, given):
+                        continue
+                    if git_root and ignores.ignored(resolved / name, git_root, is_dir=True):
+                        continue
+                    subdirs.append((path, resolved / name))
+                elif name.endswith(".py"):
+                    if excluded_by_glob(path, given):
+                        continue
+                    if git_root and ignores.ignored(resolved / name, git_root, is_dir=False):
+                        continue
+                    add(path)
+            stack.extend(reversed(subdirs))
     return found

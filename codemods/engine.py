@@ -6,6 +6,7 @@ command line (or a test) decides what to do with a `RunResult`.
 from __future__ import annotations
 
 import multiprocessing
+import os
 import re
 from collections import defaultdict
 from dataclasses import dataclass, field
@@ -157,15 +158,18 @@ def _call_shared(job):
     return function(item, _SHARED)
 
 
-def _scan(path: Path, words) -> str:
-    """"seed", "mentions", "no", or "error: ..." for one file, reading it and letting go."""
+def _scan(path: Path, shared) -> str:
+    """"take", "no", or "error: ..." for one file, reading it and letting go of it."""
+    words, learned = shared
     try:
         data = read_bytes(path)
     except SourceError as exc:
         return f"error: {exc}"
     if words is None:
-        return "seed" if prefilter.is_seed(data) else "no"
-    return "mentions" if words(data) else "no"
+        hit = prefilter.is_seed(data)
+    else:
+        hit = words(data) is not None
+    return "take" if hit and prefilter.acts(data, learned) else "no"
 
 
 def _facts_in_worker(path: Path, _shared):
@@ -202,18 +206,20 @@ def _detach(result: FileResult, settings: Settings) -> None:
 
 def _select(files: list[FileResult], workers: _Workers, progress) -> list:
     """Parse what the pre-filter selects, learning names until no new file turns up."""
-    states = workers.map(_scan, [f.path for f in files], None, progress, "reading", PARALLEL_READS)
+    shared = (None, frozenset())
+    states = workers.map(_scan, [f.path for f in files], shared, progress, "reading", PARALLEL_READS)
     pending, remaining = [], []
     for result, state in zip(files, states):
         if state.startswith("error: "):
             result.error = state[len("error: "):]
-        elif state == "seed":
+        elif state == "take":
             pending.append(result)
         else:
             remaining.append(result)
     selected, learned = [], set()
     while pending:
-        selected += _parse_all(pending, workers, progress, keep=len(pending) <= KEEP_TREES)
+        keep = len(pending) <= (1 if workers.jobs > 1 else KEEP_TREES)
+        selected += _parse_all(pending, workers, progress, keep=keep)
         names = set(learned)
         grew = True
         while grew:  # a module may use a name another module of this round teaches
@@ -229,10 +235,10 @@ def _select(files: list[FileResult], workers: _Workers, progress) -> list:
         learned = names
         if not new or not remaining:
             break
-        words = prefilter.mentions(new)
-        states = workers.map(_scan, [f.path for f in remaining], words, progress, "reading", PARALLEL_READS)
-        pending = [r for r, state in zip(remaining, states) if state == "mentions"]
-        remaining = [r for r, state in zip(remaining, states) if state != "mentions"]
+        shared = (prefilter.mentions(new), frozenset(new))
+        states = workers.map(_scan, [f.path for f in remaining], shared, progress, "reading", PARALLEL_READS)
+        pending = [r for r, state in zip(remaining, states) if state == "take"]
+        remaining = [r for r, state in zip(remaining, states) if state != "take"]
     return selected
 
 
@@ -266,12 +272,15 @@ def run(paths: list[Path], settings: Settings = Settings(), progress=None) -> Ru
     ``progress(phase, done, total)``, when given, is told how far each phase got."""
     found = discover(paths, list(settings.exclude))
     results = [FileResult(path) for path in found.files]
-    seen = {path.resolve() for path in found.files}
+    seen = {os.path.abspath(path) for path in found.files}
+    walked = [os.path.abspath(p) + os.sep for p in paths if p.is_dir() and not p.is_symlink()]
     context = []
     for root in sorted({module_name_for(path)[0] for path in found.files}):
+        if any((str(root) + os.sep).startswith(w) for w in walked):
+            continue  # every file below a walked folder is already there
         for path in discover([root], list(settings.exclude)).files:
-            if path.resolve() not in seen:
-                seen.add(path.resolve())
+            if os.path.abspath(path) not in seen:
+                seen.add(os.path.abspath(path))
                 context.append(FileResult(path))
     everything = results + context
     with _Workers(settings.jobs) as workers:
@@ -314,7 +323,16 @@ def _parse(result: FileResult, data: bytes | None = None) -> _Parsed | None:
         result.error = "cannot parse: nested too deeply"
         return None
     root, where = module_name_for(result.path)
-    return _Parsed(result, source, root, where, collect_facts(module, result.path, where))
+    try:
+        collected = collect_facts(module, result.path, where)
+    except ImportError as exc:  # `from .. import x` above the top package: names cannot resolve
+        result.error = f"cannot resolve its imports: {exc}"
+        return None
+    except Exception as exc:
+        result.error, result.internal_error = f"internal error while indexing ({exc!r})", True
+        result.failed_groups.add(ANY_GROUP)
+        return None
+    return _Parsed(result, source, root, where, collected)
 
 
 def _syntax_error(text: str, exc: cst.ParserSyntaxError) -> str:
@@ -342,6 +360,7 @@ def _fix_all(selected: list, settings: Settings, unparsed, workers: "_Workers", 
     rules = settings.rules()
     for root, group in by_root.items():
         index = ProjectIndex({p.facts.name: p.facts for p in group}, unparsed_by_root.get(root, []))
+        group = [p for p in group if _may_apply(rules, p.facts, index)]
         kept = [p for p in group if isinstance(p, _Parsed)]
         for item in kept:
             _fix_file(item, index, rules, settings)
@@ -351,6 +370,15 @@ def _fix_all(selected: list, settings: Settings, unparsed, workers: "_Workers", 
                                 progress, "fixing")
             for item, result in zip(again, fixed):
                 item.result.__dict__.update(result.__dict__)
+
+
+def _may_apply(rules: list[Rule], facts, index: ProjectIndex) -> bool:
+    """Whether any rule can find something in this module (a crash here is the rule's to
+    report, so it counts as yes)."""
+    try:
+        return any(rule.may_apply(facts, index) for rule in rules)
+    except Exception:
+        return True
 
 
 def _revert_failed_groups(results: list[FileResult]) -> None:

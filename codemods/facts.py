@@ -9,7 +9,9 @@ plain, picklable data (`ModuleFacts`); the project-wide questions are answered b
 
 from __future__ import annotations
 
+import os
 from dataclasses import dataclass, field
+from functools import lru_cache
 from pathlib import Path
 
 import libcst as cst
@@ -115,15 +117,21 @@ class ModuleFacts:
 def module_name_for(path: Path) -> tuple[Path, ModuleNameAndPackage]:
     """The import root of ``path`` and its dotted name there: packages are the folders with an
     ``__init__.py``, and the root is the first folder above them that has none."""
-    path = path.resolve()
-    parts = [] if path.stem == "__init__" else [path.stem]
-    directory = path.parent
-    while (directory / "__init__.py").is_file() and directory.parent != directory:
-        parts.insert(0, directory.name)
-        directory = directory.parent
+    path = Path(os.path.abspath(path))
+    root, packages = _package_of(path.parent)
+    parts = list(packages) + ([] if path.stem == "__init__" else [path.stem])
     name = ".".join(parts)
     package = name if path.stem == "__init__" else name.rpartition(".")[0]
-    return directory, ModuleNameAndPackage(name or path.stem, package)
+    return root, ModuleNameAndPackage(name or path.stem, package)
+
+
+@lru_cache(maxsize=4096)
+def _package_of(directory: Path) -> tuple[Path, tuple[str, ...]]:
+    """(import root, package names) of a folder, asked of the disk once per folder."""
+    if directory.parent == directory or not (directory / "__init__.py").is_file():
+        return directory, ()
+    root, packages = _package_of(directory.parent)
+    return root, (*packages, directory.name)
 
 
 def make_wrapper(module: cst.Module, where: ModuleNameAndPackage) -> MetadataWrapper:

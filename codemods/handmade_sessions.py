@@ -80,6 +80,10 @@ class HandMadeSession(Rule):
         "once, next to the sessionmaker, unless a helper of that shape already exists."
     )
 
+    @classmethod
+    def may_apply(cls, facts, index) -> bool:
+        return bool(facts.sessions.handmade or facts.sessions.factories)
+
     def check(self, ctx: FileContext) -> Iterator[Finding]:
         yield from self._helpers(ctx)
         for plan in ctx.collected.session_plans:

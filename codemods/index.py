@@ -442,7 +442,8 @@ class ProjectIndex:
                         early |= self.reach(reg.handler).removes
                 for reg in regs:
                     if reg.kind in ("after_request", "teardown_request"):
-                        if self.reach(reg.handler).removes - early and reg not in late:
+                        removed = self.reach(reg.handler).removes & self.registries.keys()
+                        if removed - early and reg not in late:
                             late.append(reg)
         return late
 

@@ -49,6 +49,11 @@ class SharedSession(Rule):
     )
     fix_safety = "Report only: the session's users have to move to a registry or a per-call session."
 
+    @classmethod
+    def may_apply(cls, facts, index) -> bool:
+        reports = facts.reports
+        return any(_makes_session(index, c) for _, c, _ in reports.module_sessions + reports.self_sessions)
+
     def check(self, ctx: FileContext) -> Iterator[Finding]:
         index = ctx.index
         for qname, callee, location in ctx.facts.reports.module_sessions:
@@ -92,6 +97,10 @@ class UncommittedWrite(Rule):
         "    return '', 201\n"
     )
     fix_safety = "Report only: where the transaction should end is the author's decision."
+
+    @classmethod
+    def may_apply(cls, facts, index) -> bool:
+        return bool(facts.reports.views) and any(c.method in WRITES for c in facts.reports.session_calls)
 
     def check(self, ctx: FileContext) -> Iterator[Finding]:
         index = ctx.index
@@ -137,6 +146,10 @@ class LongTransaction(Rule):
     )
     fix_safety = "Report only: moving the call changes when the data it uses was read."
 
+    @classmethod
+    def may_apply(cls, facts, index) -> bool:
+        return any(scope.slow for scope in facts.reports.scopes)
+
     def check(self, ctx: FileContext) -> Iterator[Finding]:
         index = ctx.index
         for scope in ctx.facts.reports.scopes:
@@ -173,6 +186,10 @@ class BandAidRefresh(Rule):
         "    return jsonify(db_session.get(Transaction, tx_id).to_dict())\n"
     )
     fix_safety = "Report only: remove the call once the real cause (FS001, FS003) is fixed."
+
+    @classmethod
+    def may_apply(cls, facts, index) -> bool:
+        return bool(facts.reports.views) and any(c.method in BAND_AIDS for c in facts.reports.session_calls)
 
     def check(self, ctx: FileContext) -> Iterator[Finding]:
         index = ctx.index
@@ -219,6 +236,10 @@ class LateCleanup(Rule):
         "`after_request` handler's other work on the response would be lost, so only a handler "
         "that does nothing but `remove()` (and return the response) is rewritten."
     )
+
+    @classmethod
+    def may_apply(cls, facts, index) -> bool:
+        return bool(index.registries) and any(f.removes or f.unresolved_remove for f in facts.functions.values())
 
     def check(self, ctx: FileContext) -> Iterator[Finding]:
         index = ctx.index
@@ -289,6 +310,10 @@ class PushedAppContext(Rule):
     use_instead = "app = create_app()\n\nwith app.app_context():\n    run()\n"
     fix_safety = "Report only: what should run inside the context is the author's decision."
 
+    @classmethod
+    def may_apply(cls, facts, index) -> bool:
+        return bool(facts.reports.pushes)
+
     def check(self, ctx: FileContext) -> Iterator[Finding]:
         for location in ctx.facts.reports.pushes:
             yield self.finding(
@@ -314,6 +339,10 @@ class LegacyScopefunc(Rule):
     example = "db_session = scoped_session(SessionLocal, scopefunc=_app_ctx_stack.__ident_func__)\n"
     use_instead = "db_session = scoped_session(SessionLocal)  # plus the FS001 teardown\n"
     fix_safety = "Report only: the right scope depends on the server and its workers."
+
+    @classmethod
+    def may_apply(cls, facts, index) -> bool:
+        return bool(facts.reports.scopefuncs)
 
     def check(self, ctx: FileContext) -> Iterator[Finding]:
         index = ctx.index

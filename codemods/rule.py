@@ -92,5 +92,11 @@ class Rule:
     def check(self, ctx: FileContext) -> Iterator[Finding]:
         raise NotImplementedError
 
+    @classmethod
+    def may_apply(cls, facts, index) -> bool:
+        """A cheap, conservative test on a module's facts: False only when `check` cannot
+        find anything there, so that the file need not be parsed again to run it."""
+        return True
+
     def finding(self, ctx: FileContext, location: Location, message: str, fix: Fix | None = None):
         return Finding(self.code, self.name, message, ctx.path, location, fix)

@@ -59,6 +59,10 @@ class MissingTeardown(Rule):
         "see `remove()` run when the inner context pops (flask-sqlalchemy #508)."
     )
 
+    @classmethod
+    def may_apply(cls, facts, index) -> bool:
+        return bool(facts.apps and index.registries)
+
     def check(self, ctx: FileContext) -> Iterator[Finding]:
         index = ctx.index
         used = index.registries_used_by(ctx.facts.name)
@@ -154,6 +158,10 @@ class TeardownClose(Rule):
         "    db_session.remove()\n"
     )
     fix_safety = "Safe: `remove()` calls `close()` first, then drops the registry entry."
+
+    @classmethod
+    def may_apply(cls, facts, index) -> bool:
+        return bool(index.registries) and any(f.closes for f in facts.functions.values())
 
     def check(self, ctx: FileContext) -> Iterator[Finding]:
         index = ctx.index

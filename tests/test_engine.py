@@ -181,7 +181,7 @@ class _CheckRaises(Rule):
 
 def test_a_crashing_rule_is_an_internal_error_naming_the_file(tmp_path, monkeypatch):
     monkeypatch.setattr(engine, "RULES", (_CheckRaises,))
-    root = make_project(tmp_path, {"app.py": BROKEN_APP, "views.py": "import flask\n", "other.py": "x = 1\n"})
+    root = make_project(tmp_path, {"app.py": BROKEN_APP, "views.py": "import flask\n\nbp = flask.Blueprint('v', __name__)\n", "other.py": "x = 1\n"})
     result = run([root], Settings())
     crashed = {f.path.name: f.error for f in result.files if f.internal_error}
     assert crashed == {  # other.py mentions nothing the rules look at: it is never parsed
@@ -239,3 +239,43 @@ def test_a_name_mentioned_in_an_unparseable_file_is_not_rewritten(tmp_path, monk
     assert result.changed == []
     [finding] = [f for f in result.findings if f.code == "FS003"]
     assert finding.message.endswith("(not fixed: pkg/broken.py, which could not be parsed, mentions it)")
+
+
+def test_the_may_apply_shortcut_never_changes_a_result(tmp_path, monkeypatch):
+    """Rule.may_apply lets the engine skip files; with it forced to True everywhere, every
+    project the rule tests use gives the same findings and the same fixes."""
+    import inspect
+
+    import test_caches
+    import test_handmade_sessions
+    import test_missing_teardown
+    import test_reports
+    from codemods.registry import RULES
+
+    projects = [Path(__file__).resolve().parent.parent / "examples" / "before"]
+    for module in (test_missing_teardown, test_handmade_sessions, test_caches, test_reports):
+        for name, value in vars(module).items():
+            if isinstance(value, str) and ("import" in value) and name.isupper():
+                root = make_project(tmp_path / f"{module.__name__}-{name}", {"mod.py": value})
+                projects.append(root)
+    projects.append(make_project(tmp_path / "cache-project", CACHE_PROJECT))
+
+    def outcome(settings):
+        out = []
+        for root in projects:
+            result = run([root], settings)
+            out.append(sorted(
+                (f.path.name, f.code, f.location.line, f.message, f.applicability)
+                for file in result.files for f in file.found
+            ))
+            out.append(sorted((f.path.name, f.fixed) for f in result.changed))
+        return out
+
+    for settings in (Settings(), Settings(unsafe_fixes=True)):
+        fast = outcome(settings)
+        with monkeypatch.context() as patch:
+            for rule in RULES:
+                patch.setattr(rule, "may_apply", classmethod(lambda cls, facts, index: True))
+            slow = outcome(settings)
+        assert fast == slow
+    assert any(fast), "the projects must give findings for the comparison to mean anything"

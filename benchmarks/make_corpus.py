@@ -31,7 +31,8 @@ def library_dirs(python: str) -> list[Path]:
     return [Path(p) for p in json.loads(out)]
 
 
-def copy(dest: Path, python: str, limit: int | None = None) -> int:
+def copy(dest: Path, python: str, limit: int | None = None, skip: frozenset[str] = frozenset()) -> int:
+    """Copy the .py files; ``skip`` names packages (folder names) left out wherever they are."""
     stdlib, purelib = library_dirs(python)
     count = 0
     for name, source in (("stdlib", stdlib), ("packages", purelib)):
@@ -39,6 +40,7 @@ def copy(dest: Path, python: str, limit: int | None = None) -> int:
             here = Path(dirpath)
             if name == "stdlib" and here == stdlib:
                 dirnames[:] = [d for d in dirnames if here / d != purelib]
+            dirnames[:] = [d for d in dirnames if d not in skip]
             for filename in sorted(filenames):
                 if not filename.endswith(".py"):
                     continue
@@ -57,7 +59,8 @@ if __name__ == "__main__":
     parser.add_argument("dest", type=Path)
     parser.add_argument("--python", default=sys.executable)
     parser.add_argument("--limit", type=int)
+    parser.add_argument("--skip", action="append", default=[], help="a package (folder) to leave out")
     args = parser.parse_args()
     if args.dest.exists():
         shutil.rmtree(args.dest)
-    print(copy(args.dest, args.python, args.limit), "files copied to", args.dest)
+    print(copy(args.dest, args.python, args.limit, frozenset(args.skip)), "files copied to", args.dest)

@@ -112,6 +112,7 @@ class _Facts:
 
 # Above these sizes the work is spread over processes, and trees are not kept in memory.
 PARALLEL_READS = 256
+PARALLEL_BYTES = 32_000
 KEEP_TREES = 64
 
 
@@ -168,7 +169,7 @@ def _scan(path: Path, shared) -> str:
     if words is None:
         hit = prefilter.is_seed(data)
     else:
-        hit = words(data) is not None
+        hit = words(data, module_name_for(path)[1].name.split(".")[0])
     return "take" if hit and prefilter.acts(data, learned) else "no"
 
 
@@ -216,30 +217,50 @@ def _select(files: list[FileResult], workers: _Workers, progress) -> list:
             pending.append(result)
         else:
             remaining.append(result)
-    selected, learned = [], set()
+    selected: list = []
+    learned: dict[str, set[str]] = {}  # name -> top-level packages that define it
     while pending:
-        keep = len(pending) <= (1 if workers.jobs > 1 else KEEP_TREES)
-        selected += _parse_all(pending, workers, progress, keep=keep)
-        names = set(learned)
+        selected += _parse_all(pending, workers, progress, keep=_worth_keeping(pending, workers))
+        new: dict[str, set[str]] = {}
         grew = True
         while grew:  # a module may use a name another module of this round teaches
             grew = False
+            known = learned.keys() | new.keys()
             for item in selected:
                 facts = item.facts
-                if prefilter.defines_something(facts) or prefilter.uses_learned(facts, names):
-                    more = prefilter.names_to_learn(facts) - names
-                    if more:
-                        names |= more
-                        grew = True
-        new = frozenset(names - learned)
-        learned = names
+                if prefilter.defines_something(facts) or prefilter.uses_learned(facts, known):
+                    top = facts.name.split(".")[0]
+                    for name in prefilter.names_to_learn(facts):
+                        if top not in learned.get(name, ()) and top not in new.get(name, ()):
+                            new.setdefault(name, set()).add(top)
+                            grew = True
+                    known = learned.keys() | new.keys()
+        for name, tops in new.items():
+            learned.setdefault(name, set()).update(tops)
         if not new or not remaining:
             break
-        shared = (prefilter.mentions(new), frozenset(new))
+        shared = (prefilter.Mentions(new), frozenset(new))
         states = workers.map(_scan, [f.path for f in remaining], shared, progress, "reading", PARALLEL_READS)
         pending = [r for r, state in zip(remaining, states) if state == "take"]
         remaining = [r for r, state in zip(remaining, states) if state != "take"]
     return selected
+
+
+def _worth_keeping(files: list[FileResult], workers: _Workers) -> bool:
+    """Parse here and keep the trees, or parse in workers and parse again to fix? LibCST with
+    its metadata takes about a second per 50 KB: below PARALLEL_BYTES a pool costs more than
+    it saves, and above KEEP_TREES files the trees would cost too much memory."""
+    if len(files) > KEEP_TREES:
+        return False
+    if workers.jobs == 1:
+        return True
+    size = 0
+    for result in files:
+        try:
+            size += os.path.getsize(result.path)
+        except OSError:
+            pass
+    return size < PARALLEL_BYTES
 
 
 def _parse_all(files: list[FileResult], workers: _Workers, progress, keep: bool) -> list:
@@ -313,6 +334,10 @@ def _parse(result: FileResult, data: bytes | None = None) -> _Parsed | None:
             data = result.original = read_bytes(result.path)
         source = SourceText.decode(data)
         module = cst.parse_module(source.text)
+        if module.code != source.text:
+            # LibCST does not always reproduce what it parsed (seen: blank lines before a
+            # last, indented comment with no final newline); fixing would change other lines.
+            raise SourceError("LibCST cannot reproduce this file byte for byte, so no fix is safe")
     except SourceError as exc:
         result.error = str(exc)
         return None

@@ -31,13 +31,31 @@ def is_seed(data: bytes) -> bool:
     return any(word in data for word in SEED_WORDS) and SEED.search(data) is not None
 
 
-def mentions(names: frozenset[str]):
-    """A test for `data` naming any of ``names`` as a whole word, or None when there is none."""
-    if not names:
-        return None
+def _words(names) -> re.Pattern:
     words = sorted(names, key=len, reverse=True)
-    pattern = re.compile(rb"\b(?:" + b"|".join(re.escape(w.encode()) for w in words) + rb")\b")
-    return pattern.search
+    return re.compile(rb"\b(?:" + b"|".join(re.escape(w.encode()) for w in words) + rb")\b")
+
+
+class Mentions:
+    """Whether a file may use names learned from other modules.
+
+    A name defined in package P can only be used by P's own modules or by modules importing
+    from P, which spell P's top-level name; so a file outside P must mention that name too.
+    (Without this, a module of SQLAlchemy's test fixtures that teaches `base` and `orm` would
+    send half of site-packages to the parser.)"""
+
+    def __init__(self, learned: dict[str, set[str]]) -> None:
+        by_top: dict[str, set[str]] = {}
+        for name, tops in learned.items():
+            for top in tops:
+                by_top.setdefault(top, set()).add(name)
+        self.groups = [(top, _words(names).search, _words({top}).search) for top, names in by_top.items()]
+
+    def __call__(self, data: bytes, top: str) -> bool:
+        for package, names, spelled in self.groups:
+            if names(data) and (package == top or spelled(data)):
+                return True
+        return False
 
 
 # Second stage, on Python's own (C) parser: does the module *do* any of it, rather than

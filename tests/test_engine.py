@@ -279,3 +279,13 @@ def test_the_may_apply_shortcut_never_changes_a_result(tmp_path, monkeypatch):
             slow = outcome(settings)
         assert fast == slow
     assert any(fast), "the projects must give findings for the comparison to mean anything"
+
+
+def test_a_file_libcst_cannot_reproduce_is_left_alone(tmp_path):
+    # LibCST 1.9 drops the blank lines before a last, indented comment without a newline.
+    data = BROKEN_APP + b"\n\n\n\t# trailing"
+    root = make_project(tmp_path, {"app.py": data})
+    result = run([root])
+    [file] = result.files
+    assert file.error == "LibCST cannot reproduce this file byte for byte, so no fix is safe"
+    assert not file.changed

@@ -149,8 +149,10 @@ def main() -> int:
                 ratio = ""
             elif name.startswith("ruff"):
                 ratio = f"{ours / wall:.1f}x ruff's time"
-            else:
+            elif wall >= ours:
                 ratio = f"{bound}{wall / ours:.0f}x faster"
+            else:
+                ratio = f"{ours / wall:.1f}x slower"
             print(f"| {label} | {files} | {name} | {bound}{wall:.2f} | {peak} | {ratio} |")
     return 0
 

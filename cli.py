@@ -185,16 +185,18 @@ def _report(result: RunResult, settings: Settings, mode: str, output_format: str
 
     changed = result.changed
     wrote = mode in ("write", "stdin")
+
+    def applied(f) -> bool:  # a fix this run makes (or, without writing, would make)
+        return f.fix is not None and (f.applicability == "safe" or settings.unsafe_fixes)
+
     if wrote:
         shown = result.findings  # what is left in the files as they are now
     else:
-        unsafe_ok = settings.unsafe_fixes
-        fixable = lambda f: f.fix is not None and (f.applicability == "safe" or unsafe_ok)  # noqa: E731
         shown = [
             f for file in result.files for f in file.found
-            if mode == "check" or not (file.changed and fixable(f))
+            if mode == "check" or not (file.changed and applied(f))
         ]
-    left = [f for f in shown if mode != "check" or not (f.fix and (f.applicability == "safe" or settings.unsafe_fixes))]
+    left = [f for f in shown if mode != "check" or not applied(f)]
 
     if output_format == "json":
         stdout.write(formats.json_findings(shown, _display, RULES).encode())

@@ -18,7 +18,7 @@ from libcst.metadata import (
     ParentNodeProvider,
 )
 
-from codemods.edits import ensure_blank_lines, has_comment
+from codemods.edits import ensure_blank_lines, has_comment, space_following
 from codemods.rule import FileContext, Finding, Fix, Rule
 
 WHY_STALE = "its objects outlive the request and its session, and never see later commits"
@@ -88,7 +88,7 @@ class GlobalOrmCache(Rule):
                 continue
             statement = ctx.collected.caches.global_statements[cached.qname]
             edits = [(statement, lambda node, s=statement: _as_function(s))]
-            edits += _following_spacing(ctx, statement)
+            edits += space_following(ctx, statement, 2)
             edits += [(node, edit) for node, edit, _ in _calls_to(ctx, {cached.qname})]
             fix = Fix("safe", edits, group=f"FS003:{cached.qname}")
             yield self.finding(ctx, cached.location, message, fix)
@@ -237,15 +237,6 @@ def _as_function(statement: cst.SimpleStatementLine) -> cst.FunctionDef:
         leading_lines=statement.leading_lines,
     )
     return ensure_blank_lines(function, 2)
-
-
-def _following_spacing(ctx: FileContext, statement) -> list:
-    block = ctx.wrapper.resolve(ParentNodeProvider)[statement]
-    body = list(block.body)
-    position = next(i for i, stmt in enumerate(body) if stmt is statement)
-    if position + 1 < len(body):
-        return [(body[position + 1], lambda node: ensure_blank_lines(node, 2))]
-    return []
 
 
 def _calls_to(ctx: FileContext, targets: set[str]) -> list:

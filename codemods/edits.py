@@ -38,8 +38,14 @@ def insert_after(
         return None
     new = new.with_changes(leading_lines=[cst.EmptyLine(indent=False)] * blank_lines)
     edits = [(statement, lambda node: cst.FlattenSentinel([node, new]))]
-    body = list(block.body)
+    return edits + space_following(ctx, statement, blank_lines)
+
+
+def space_following(ctx: "FileContext", statement: cst.CSTNode, blank_lines: int) -> list:
+    """The edit that puts ``blank_lines`` blank lines before the statement after
+    ``statement`` (none when it is the last of its block)."""
+    body = list(ctx.wrapper.resolve(ParentNodeProvider)[statement].body)
     position = next(i for i, stmt in enumerate(body) if stmt is statement)
     if position + 1 < len(body):
-        edits.append((body[position + 1], lambda node: ensure_blank_lines(node, blank_lines)))
-    return edits
+        return [(body[position + 1], lambda node: ensure_blank_lines(node, blank_lines))]
+    return []

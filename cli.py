@@ -9,16 +9,17 @@ from pathlib import Path
 
 import click
 
-from codemods import __version__, config, formats, gitops
-from codemods.diff import unified_diff
-from codemods.engine import RunResult, Settings, run, run_source, write
-from codemods.registry import BY_CODE, RULES
-from codemods.source import SourceError
+from .codemods import __version__
+
+# The engine and the rules are imported where they are used, so that `--version` and `-h`
+# start as fast as click does.
 
 
 def _codes(values, source: str) -> frozenset[str] | None:
     if values is None:
         return None
+    from .codemods.rules import BY_CODE
+
     if isinstance(values, str):
         values = values.split(",")
     codes = frozenset(c.strip().upper() for v in values for c in v.split(",") if c.strip())
@@ -34,8 +35,10 @@ def _display(path: Path) -> str:
     return os.path.relpath(path).replace(os.sep, "/")
 
 
-def _settings(paths, select, ignore, exclude, unsafe_fixes, jobs=1, edits=False) -> Settings:
+def _settings(paths, select, ignore, exclude, unsafe_fixes, jobs=1, edits=False, cache=False):
     """Flags win over [tool.fixsessions] in the nearest pyproject.toml."""
+    from .codemods.engine import Settings, config
+
     start = next((p for p in paths if str(p) != "-"), Path("."))
     try:
         file = config.load(start)
@@ -49,6 +52,7 @@ def _settings(paths, select, ignore, exclude, unsafe_fixes, jobs=1, edits=False)
         exclude=tuple(exclude) if exclude else tuple(file.exclude or ()),
         jobs=jobs,
         edits=edits,
+        cache=cache,
     )
 
 
@@ -69,20 +73,24 @@ def _settings(paths, select, ignore, exclude, unsafe_fixes, jobs=1, edits=False)
 @click.option("--allow-dirty", is_flag=True, help="Rewrite files that have uncommitted changes.")
 @click.option("--jobs", "-j", type=click.IntRange(min=1), default=None,
               help="Processes to use (default: every core).")
+@click.option("--no-cache", is_flag=True,
+              help="Analyse everything again instead of answering an unchanged run from .fixsessions_cache/.")
 @click.option("--quiet", "-q", is_flag=True, help="Print findings and errors only.")
 @click.version_option(__version__, prog_name="fixsessions")
 def fix(paths, dry_run, check, unsafe_fixes, select, ignore, exclude, output_format, color,
-        branch, allow_dirty, jobs, quiet) -> None:
+        branch, allow_dirty, jobs, no_cache, quiet) -> None:
     """Find and fix SQLAlchemy session-lifecycle bugs in Flask apps (PATHS default to .).
 
     Subcommands: `fixsessions explain CODE`, `fixsessions rules`.
     """
+    from .codemods.engine import RunResult, run, run_source
+
     if branch and (dry_run or check):
         raise click.UsageError("--branch applies fixes; it cannot be combined with --dry-run or --check")
     paths = list(paths) or [Path(".")]
     settings = _settings(
         paths, select, ignore, exclude, unsafe_fixes,
-        jobs=jobs or os.cpu_count() or 1, edits=output_format == "json",
+        jobs=jobs or os.cpu_count() or 1, edits=output_format == "json", cache=not no_cache,
     )
     if Path("-") in paths:
         if len(paths) > 1 or branch:
@@ -131,7 +139,10 @@ class Progress:
             self.stream.flush()
 
 
-def _write(result: RunResult, paths, branch: str | None, allow_dirty: bool) -> int | None:
+def _write(result, paths, branch: str | None, allow_dirty: bool) -> int | None:
+    from .codemods.engine import gitops, write
+    from .codemods.engine.source import SourceError
+
     changed = [f.path for f in result.changed]
     if not changed:
         return None
@@ -171,8 +182,12 @@ def _write(result: RunResult, paths, branch: str | None, allow_dirty: bool) -> i
     return None
 
 
-def _report(result: RunResult, settings: Settings, mode: str, output_format: str, color,
+def _report(result, settings, mode: str, output_format: str, color,
             quiet: bool, branch: str | None = None) -> int:
+    from .codemods.engine import formats
+    from .codemods.engine.diff import unified_diff
+    from .codemods.rules import RULES
+
     stdout = click.get_binary_stream("stdout")
     use_color = color if color is not None else sys.stderr.isatty()
     for path, reason in result.skipped:
@@ -262,6 +277,9 @@ def _colour_diff(diff: bytes) -> str:
 @click.argument("code")
 def explain(code: str) -> None:
     """Explain rule CODE: what it finds, why it matters, the fix and its safety."""
+    from .codemods.engine import formats
+    from .codemods.rules import BY_CODE
+
     rule = BY_CODE.get(code.upper())
     if rule is None:
         raise click.UsageError(f"unknown rule code: {code}")
@@ -272,6 +290,9 @@ def explain(code: str) -> None:
 @click.option("--markdown", is_flag=True, help="Every rule's full explanation, as docs/rules.md.")
 def rules(markdown: bool) -> None:
     """List every rule with its code and name."""
+    from .codemods.engine import formats
+    from .codemods.rules import RULES
+
     if markdown:
         click.echo(formats.rules_markdown(RULES), nl=False)
         return

@@ -16,7 +16,7 @@ import sys
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
-from codemods.discovery import DEFAULT_EXCLUDED_DIRS  # noqa: E402
+from fixsessions.codemods.engine.discovery import DEFAULT_EXCLUDED_DIRS  # noqa: E402
 
 
 def neutral(part: str) -> str:

@@ -11,9 +11,9 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Iterator
 
-from codemods import __version__
-from codemods.engine import Settings, run
-from codemods.facts import module_name_for
+from . import __version__
+from .engine import Settings, run
+from .analysis.facts import module_name_for
 
 _FINDINGS: dict[Path, dict[Path, list]] = {}
 

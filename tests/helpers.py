@@ -12,7 +12,7 @@ from textwrap import dedent
 
 import libcst as cst
 
-from codemods.engine import RunResult, Settings, run, write
+from fixsessions.codemods.engine import RunResult, Settings, run, write
 
 
 def make_project(root: Path, files: dict[str, str | bytes]) -> Path:

@@ -5,7 +5,7 @@ from textwrap import dedent
 
 import pytest
 
-from codemods.engine import Settings
+from fixsessions.codemods.engine import Settings
 from helpers import check_noop, check_transformed, findings
 
 FS003 = Settings(select=frozenset({"FS003"}))

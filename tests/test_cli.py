@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from codemods.registry import RULES
+from fixsessions.codemods.rules import RULES
 from helpers import make_project
 
 FIXSESSIONS = str(Path(sys.executable).with_name("fixsessions"))

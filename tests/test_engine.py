@@ -7,11 +7,11 @@ from pathlib import Path
 import libcst as cst
 import pytest
 
-from codemods import engine
-from codemods.discovery import discover
-from codemods.engine import Settings, run, write
-from codemods.rule import Fix, Rule
-from codemods.source import SourceError, SourceText, write_atomic
+from fixsessions.codemods.engine import core as engine
+from fixsessions.codemods.engine.discovery import discover
+from fixsessions.codemods.engine import Settings, run, write
+from fixsessions.codemods.rules.base import Fix, Rule
+from fixsessions.codemods.engine.source import SourceError, SourceText, write_atomic
 from helpers import make_project
 
 BROKEN_APP = b"""\
@@ -132,7 +132,7 @@ class _BreaksSyntax(Rule):
 
     def check(self, ctx):
         for node in ctx.collected.app_statements.values():
-            edit = lambda n: n.with_changes(body=[cst.Expr(cst.Name("class"))])  # noqa: E731
+            edit = lambda n, tree: n.with_changes(body=[cst.Expr(cst.Name("class"))])  # noqa: E731
             yield self.finding(ctx, ctx.facts.apps[0].location, "x", Fix("safe", [(node, edit)]))
 
 
@@ -140,18 +140,18 @@ class _NeverConverges(Rule):
     code, name = "FS001", "never-converges"
 
     def check(self, ctx):
-        edit = lambda n: n.with_changes(header=[*n.header, cst.EmptyLine(comment=cst.Comment("# x"))])  # noqa: E731
-        yield self.finding(ctx, ctx.facts.apps[0].location, "x", Fix("safe", [(ctx.module, edit)]))
+        edit = lambda n, tree: n.with_changes(header=[*n.header, cst.EmptyLine(comment=cst.Comment("# x"))])  # noqa: E731
+        yield self.finding(ctx, ctx.facts.apps[0].location, "x", Fix("safe", [(ctx.tree, edit)]))
 
 
 class _EditRaises(Rule):
     code, name = "FS001", "edit-raises"
 
     def check(self, ctx):
-        def edit(node):
+        def edit(node, tree):
             raise KeyError("boom")
 
-        yield self.finding(ctx, ctx.facts.apps[0].location, "x", Fix("safe", [(ctx.module, edit)]))
+        yield self.finding(ctx, ctx.facts.apps[0].location, "x", Fix("safe", [(ctx.tree, edit)]))
 
 
 @pytest.mark.parametrize(
@@ -208,14 +208,14 @@ class _BreaksViews(Rule):
 
     def check(self, ctx):
         if ctx.path.name == "views.py":
-            stmt = ctx.module.body[-1]
-            edit = lambda n: n.with_changes(name=cst.Name("class"))  # noqa: E731
+            stmt = ctx.tree.body[-1]
+            edit = lambda n, tree: n.with_changes(name=cst.Name("class"))  # noqa: E731
             loc = ctx.location(stmt)
             yield self.finding(ctx, loc, "x", Fix("safe", [(stmt, edit)]))
 
 
 def test_a_cross_file_fix_is_made_everywhere_or_nowhere(tmp_path, monkeypatch):
-    from codemods.caches import GlobalOrmCache
+    from fixsessions.codemods.rules.caches import GlobalOrmCache
 
     root = make_project(tmp_path, CACHE_PROJECT)
     assert {f.path.name for f in run([root]).changed} == {"assets.py", "views.py"}
@@ -250,7 +250,7 @@ def test_the_may_apply_shortcut_never_changes_a_result(tmp_path, monkeypatch):
     import test_handmade_sessions
     import test_missing_teardown
     import test_reports
-    from codemods.registry import RULES
+    from fixsessions.codemods.rules import RULES
 
     projects = [Path(__file__).resolve().parent.parent / "examples" / "before"]
     for module in (test_missing_teardown, test_handmade_sessions, test_caches, test_reports):

@@ -2,7 +2,7 @@
 
 import pytest
 
-from codemods.engine import Settings
+from fixsessions.codemods.engine import Settings
 from helpers import check_noop, check_transformed, findings
 
 FS005 = Settings(select=frozenset({"FS005"}))

@@ -8,8 +8,8 @@ from pathlib import Path
 import jsonschema
 import pytest
 
-from codemods.formats import rules_markdown
-from codemods.registry import RULES
+from fixsessions.codemods.engine.formats import rules_markdown
+from fixsessions.codemods.rules import RULES
 from helpers import make_project
 from test_cli import APP, fixsessions
 

@@ -1,6 +1,6 @@
 """FS001 missing-teardown: no-op cases first, then rewrites, then what is only reported."""
 
-from codemods.engine import Settings
+from fixsessions.codemods.engine import Settings
 from helpers import check_noop, check_transformed, findings
 
 DATABASE = """\

@@ -7,8 +7,8 @@ from pathlib import Path
 import libcst as cst
 from hypothesis import HealthCheck, assume, given, settings, strategies as st
 
-from codemods.engine import run_source
-from codemods.source import SourceText
+from fixsessions.codemods.engine import run_source
+from fixsessions.codemods.engine.source import SourceText
 
 HEADER = [
     "from flask import Flask",

@@ -5,7 +5,7 @@ from textwrap import dedent
 
 import pytest
 
-from codemods.engine import Settings
+from fixsessions.codemods.engine import Settings
 from helpers import check_noop, check_transformed, findings
 
 DATABASE = """\
@@ -326,8 +326,8 @@ def test_fs012_legacy_and_unpatched_gevent(tmp_path):
 
 @pytest.mark.parametrize("code", [f"FS{n:03d}" for n in range(1, 13)])
 def test_every_catalog_rule_is_registered_with_every_section(code):
-    from codemods.formats import SECTIONS, explanation
-    from codemods.registry import BY_CODE
+    from fixsessions.codemods.engine.formats import SECTIONS, explanation
+    from fixsessions.codemods.rules import BY_CODE
 
     rule = BY_CODE[code]
     text = explanation(rule)

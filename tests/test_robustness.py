@@ -22,11 +22,11 @@ import libcst as cst
 import pytest
 
 from benchmarks.make_corpus import copy as copy_corpus
-from cli import Progress
-from codemods import engine
-from codemods.discovery import discover
-from codemods.engine import Settings, run, run_source, write
-from codemods.source import SourceError, SourceText
+from fixsessions.cli import Progress
+from fixsessions.codemods.engine import core as engine
+from fixsessions.codemods.engine.discovery import discover
+from fixsessions.codemods.engine import Settings, run, run_source, write
+from fixsessions.codemods.engine.source import SourceError, SourceText
 from helpers import make_project
 from test_cli import APP, FIXSESSIONS
 
@@ -63,7 +63,7 @@ def test_killed_mid_write_leaves_each_file_old_or_new(tmp_path):
         "real = os.fsync\n"
         "os.fsync = lambda fd: (time.sleep(0.05), real(fd))[1]\n"
         f"sys.argv = [{FIXSESSIONS!r}, '--jobs', '1', '.']\n"
-        "import cli\n"
+        "from fixsessions import cli\n"
         "cli.main()\n"
     )
     process = subprocess.Popen([sys.executable, "-c", slow_writes], cwd=root,
@@ -125,7 +125,8 @@ def test_progress_waits_a_second_then_draws_and_clears():
 
 
 def test_progress_on_a_terminal_only_and_never_in_machine_formats(tmp_path):
-    root = make_project(tmp_path, {f"app{i:02d}.py": APP for i in range(80)})
+    # Enough files for the run to pass the progress line's one-second delay.
+    root = make_project(tmp_path, {f"app{i:03d}.py": APP for i in range(600)})
 
     def stderr_on_a_terminal(*args) -> bytes:
         leader, follower = pty.openpty()
@@ -148,7 +149,7 @@ def test_progress_on_a_terminal_only_and_never_in_machine_formats(tmp_path):
         os.close(leader)
         return out
 
-    shown = stderr_on_a_terminal("--check", "--jobs", "1", ".")
+    shown = stderr_on_a_terminal("--check", "--no-cache", "--jobs", "1", ".")
     assert b"\rparsing" in shown or b"\rfixing" in shown
     quiet = stderr_on_a_terminal("--check", "--format", "json", "--jobs", "1", ".")
     assert b"\r" not in quiet.replace(b"\r\n", b"")

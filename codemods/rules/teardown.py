@@ -6,16 +6,14 @@ different modules and be imported under any spelling.
 
 from __future__ import annotations
 
+import ast
 import os
 from typing import Iterator
 
-import libcst as cst
-import libcst.matchers as m
-
-from codemods.facts import AppDef
-from codemods.edits import insert_after
-from codemods.imports import import_code, reference
-from codemods.rule import FileContext, Finding, Fix, Rule
+from ..analysis.facts import AppDef
+from .base import FileContext, Finding, Fix, Rule
+from .edits import insert_after
+from .imports import import_code, reference
 
 HANDLER = "shutdown_session"
 
@@ -115,26 +113,50 @@ class MissingTeardown(Rule):
             else:
                 imports.append(item)
 
-        scope = ctx.collected.function_nodes.get(app.function) if app.function else ctx.module
+        scope = ctx.collected.function_nodes.get(app.function) if app.function else ctx.tree
         handler = self._handler_name(scope)
         lines = [f"@{app.var}.teardown_appcontext", f"def {handler}(exception=None):"]
         lines += [f"    {import_code(i)}" for i in local_imports]
         lines += [f"    {ref}.remove()" for ref in references]
-        config = ctx.module.config_for_parsing
-        newline = config.default_newline
-        function = cst.parse_statement(newline.join(lines) + newline, config)
-        edits = insert_after(ctx, statement, function, blank_lines=1 if app.function else 2)
+        code = "\n".join(lines) + "\n"
+        edits = insert_after(ctx, statement, code, blank_lines=1 if app.function else 2)
         if edits is None:
             return None, "the app is created in a one-line block"
         return Fix("safe", edits, imports), None
 
     @staticmethod
-    def _handler_name(scope: cst.CSTNode) -> str:
-        taken = {n.value for n in m.findall(scope, m.Name())}
+    def _handler_name(scope: ast.AST) -> str:
+        taken = identifiers(scope)
         candidate, number = HANDLER, 2
         while candidate in taken:
             candidate, number = f"{HANDLER}_{number}", number + 1
         return candidate
+
+
+def identifiers(tree: ast.AST) -> set[str]:
+    """Every identifier spelled in ``tree``: names, attributes, definitions, parameters,
+    keywords and imported names (what LibCST's `Name` nodes are)."""
+    found: set[str] = set()
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Name):
+            found.add(node.id)
+        elif isinstance(node, ast.Attribute):
+            found.add(node.attr)
+        elif isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)):
+            found.add(node.name)
+        elif isinstance(node, ast.arg):
+            found.add(node.arg)
+        elif isinstance(node, ast.keyword) and node.arg:
+            found.add(node.arg)
+        elif isinstance(node, ast.alias):
+            found.update(node.name.split("."))
+            if node.asname:
+                found.add(node.asname)
+        elif isinstance(node, (ast.Global, ast.Nonlocal)):
+            found.update(node.names)
+        elif isinstance(node, ast.ExceptHandler) and node.name:
+            found.add(node.name)
+    return found
 
 
 class TeardownClose(Rule):
@@ -174,18 +196,31 @@ class TeardownClose(Rule):
                 continue
             yield from self._closes(ctx, node)
 
-    def _closes(self, ctx: FileContext, function: cst.FunctionDef) -> Iterator[Finding]:
+    def _closes(self, ctx: FileContext, function: ast.AST) -> Iterator[Finding]:
         index = ctx.index
-        pattern = m.Call(func=m.Attribute(attr=m.Name("close")), args=[])
-        for call in m.findall(function.body, pattern):
+        for call in _walk_body(function):
+            if not (
+                isinstance(call, ast.Call) and isinstance(call.func, ast.Attribute)
+                and call.func.attr == "close" and not call.args and not call.keywords
+            ):
+                continue
             owner = index.resolve_all(ctx.qnames(call.func.value))
             registries = sorted(q for q in owner if q in index.registries)
             if not registries:
                 continue
-            fix = Fix("safe", [(call.func.attr, lambda node: node.with_changes(value="remove"))])
+            fix = Fix("safe", [(call.func, _to_remove)])
             name = index.registries[registries[0]][0].name
             message = (
                 f"teardown calls `{name}.close()`: use `{name}.remove()`, which also discards "
                 f"the registry's session"
             )
             yield self.finding(ctx, ctx.location(call), message, fix)
+
+
+def _walk_body(function: ast.AST):
+    for stmt in function.body:
+        yield from ast.walk(stmt)
+
+
+def _to_remove(node, tree):
+    return node.with_changes(attr=node.attr.with_changes(value="remove"))

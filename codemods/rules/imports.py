@@ -7,9 +7,8 @@ way the module already imports its siblings: relative when it uses relative impo
 
 from __future__ import annotations
 
-from libcst.codemod.visitors import ImportItem
+from .base import FileContext, ImportItem
 
-from codemods.rule import FileContext
 
 
 def reference(ctx: FileContext, qname: str):
@@ -34,7 +33,7 @@ def reference(ctx: FileContext, qname: str):
     if facts.relative_imports and module.split(".")[0] == top and facts.package:
         relative = _relative(module, facts.package)
         if relative:
-            return name, ImportItem(relative[1], name, None, relative[0])
+            return name, ImportItem(relative[1], name, relative[0])
     return name, ImportItem(module, name)
 
 
@@ -50,4 +49,4 @@ def _relative(module: str, package: str) -> tuple[int, str] | None:
 
 
 def import_code(item: ImportItem) -> str:
-    return f"from {'.' * item.relative}{item.module_name} import {item.obj_name}"
+    return f"from {'.' * item.relative}{item.module} import {item.name}"

@@ -13,7 +13,7 @@ from __future__ import annotations
 import ast
 import re
 
-from codemods.facts import ModuleFacts
+from .facts import ModuleFacts
 
 SEED_WORDS = (b"sqlalchemy", b"flask", b"gevent", b"greenlet")
 # Where another module uses an app in a way the rules care about, it says one of these.

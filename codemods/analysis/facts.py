@@ -1,33 +1,26 @@
 """What one module says about sessions and apps, read through qualified names.
 
-`collect_facts` walks a module once with LibCST's FullyQualifiedNameProvider, so
+`collect_facts` reads a module's `ast` once (with `Names` for scopes and imports), so
 ``scoped_session``, ``orm.scoped_session``, ``from sqlalchemy.orm.scoping import
 scoped_session as ss`` and relative imports all resolve to the same names. The result is
 plain, picklable data (`ModuleFacts`); the project-wide questions are answered by
-`codemods.index.ProjectIndex`.
+`ProjectIndex` (index.py). `CollectedModule` adds the `ast` nodes the rules edit.
 """
 
 from __future__ import annotations
 
+import ast
 import os
 from dataclasses import dataclass, field
 from functools import lru_cache
 from pathlib import Path
+from typing import NamedTuple
 
-import libcst as cst
-import libcst.matchers as m
-from libcst.metadata import (
-    FullyQualifiedNameProvider,
-    MetadataWrapper,
-    ParentNodeProvider,
-    PositionProvider,
-)
-from libcst.metadata.name_provider import ModuleNameAndPackage
-
-from codemods.location import Location
-from codemods.orm import CacheCollector, OrmFacts
-from codemods.reports_facts import ReportCollector, ReportFacts
-from codemods.sessions import (
+from .location import Location, Positions
+from .names import FUNCTIONS, Names, absolute_module
+from .orm import CacheCollector, OrmFacts, collect_orm
+from .reports import ReportFacts, collect_reports
+from .sessions import (
     INLINE_SESSIONMAKER,
     SESSIONMAKER,
     Plan,
@@ -36,7 +29,7 @@ from codemods.sessions import (
     is_session_helper,
 )
 
-__all__ = ["Location", "ModuleFacts", "collect_facts"]
+__all__ = ["Location", "ModuleFacts", "collect_facts", "module_name_for"]
 
 SCOPED_SESSION = frozenset(
     {"sqlalchemy.orm.scoped_session", "sqlalchemy.orm.scoping.scoped_session"}
@@ -47,6 +40,14 @@ FLASK = frozenset({"flask.Flask", "flask.app.Flask"})
 TEARDOWN_KINDS = frozenset(
     {"teardown_appcontext", "teardown_request", "teardown_app_request", "after_request"}
 )
+BLOCKS = ("body", "orelse", "finalbody")
+
+
+class Where(NamedTuple):
+    """A module's dotted name and its package."""
+
+    name: str
+    package: str
 
 
 @dataclass
@@ -114,7 +115,7 @@ class ModuleFacts:
     reports: ReportFacts = field(default_factory=ReportFacts)
 
 
-def module_name_for(path: Path) -> tuple[Path, ModuleNameAndPackage]:
+def module_name_for(path: Path) -> tuple[Path, Where]:
     """The import root of ``path`` and its dotted name there: packages are the folders with an
     ``__init__.py``, and the root is the first folder above them that has none."""
     path = Path(os.path.abspath(path))
@@ -122,7 +123,7 @@ def module_name_for(path: Path) -> tuple[Path, ModuleNameAndPackage]:
     parts = list(packages) + ([] if path.stem == "__init__" else [path.stem])
     name = ".".join(parts)
     package = name if path.stem == "__init__" else name.rpartition(".")[0]
-    return root, ModuleNameAndPackage(name or path.stem, package)
+    return root, Where(name or path.stem, package)
 
 
 @lru_cache(maxsize=4096)
@@ -134,120 +135,135 @@ def _package_of(directory: Path) -> tuple[Path, tuple[str, ...]]:
     return root, (*packages, directory.name)
 
 
-def make_wrapper(module: cst.Module, where: ModuleNameAndPackage) -> MetadataWrapper:
-    return MetadataWrapper(
-        module, unsafe_skip_copy=True, cache={FullyQualifiedNameProvider: where}
-    )
+class _Collector:
+    """One walk over the module, in source order, keeping the enclosing function and
+    statement at hand (what LibCST's visitor gave through metadata)."""
 
-
-def absolute_module(module: str | None, level: int, package: str) -> str:
-    if not level:
-        return module or ""
-    base = package.split(".") if package else []
-    if level > 1:
-        base = base[: len(base) - (level - 1)]
-    return ".".join([*base, *([module] if module else [])])
-
-
-def dotted(node: cst.BaseExpression | None) -> str | None:
-    if isinstance(node, cst.Name):
-        return node.value
-    if isinstance(node, cst.Attribute):
-        head = dotted(node.value)
-        return f"{head}.{node.attr.value}" if head else None
-    return None
-
-
-class _Collector(cst.CSTVisitor):
-    METADATA_DEPENDENCIES = (FullyQualifiedNameProvider, PositionProvider, ParentNodeProvider)
-
-    def __init__(self, facts: ModuleFacts) -> None:
-        super().__init__()
+    def __init__(self, facts: ModuleFacts, names: Names, positions: Positions) -> None:
         self.facts = facts
+        self.names = names
+        self.positions = positions
         self.functions: list[FunctionFacts] = []
         self.depth = 0  # >0 inside a function or class body
         self.lambdas = 0
+        self.statement: ast.stmt | None = None
+        self.parent: ast.AST | None = None
         # Nodes the rules edit, keyed the way the facts name them.
-        self.app_statements: dict[Location, cst.CSTNode] = {}
-        self.function_nodes: dict[str, cst.FunctionDef] = {}
-        self.factory_statements: dict[str, cst.CSTNode] = {}
+        self.app_statements: dict[Location, ast.stmt] = {}
+        self.function_nodes: dict[str, ast.AST] = {}
+        self.factory_statements: dict[str, ast.stmt] = {}
         self.session_plans: list[Plan] = []
         self.helper_depth = 0  # >0 inside a session helper: its session is the point
 
-    # -- helpers -------------------------------------------------------------------------
-    def qnames(self, node: cst.CSTNode) -> frozenset[str]:
-        return frozenset(q.name for q in self.get_metadata(FullyQualifiedNameProvider, node, ()))
+    def qnames(self, node: ast.AST) -> frozenset[str]:
+        return self.names.qnames(node)
 
-    def location(self, node: cst.CSTNode) -> Location:
-        pos = self.get_metadata(PositionProvider, node)
-        return Location(pos.start.line, pos.start.column, pos.end.line, pos.end.column)
+    def location(self, node: ast.AST) -> Location:
+        return self.positions.location(node)
 
     def current(self) -> FunctionFacts | None:
         return self.functions[-1] if self.functions else None
 
-    def statement_of(self, node: cst.CSTNode) -> cst.CSTNode:
-        parent = self.get_metadata(ParentNodeProvider, node)
-        while not isinstance(parent, (cst.SimpleStatementLine, cst.BaseCompoundStatement)):
-            node, parent = parent, self.get_metadata(ParentNodeProvider, parent)
-        return parent
+    # -- the walk --------------------------------------------------------------------------
+    def visit(self, node: ast.AST, parent: ast.AST | None) -> None:
+        outer_statement, outer_parent = self.statement, self.parent
+        if isinstance(node, ast.stmt):
+            self.statement = node
+        self.parent = parent
+        kind = type(node)
+        if kind in FUNCTIONS:
+            self.function(node)
+        elif kind is ast.ClassDef:
+            self.klass(node)
+        elif kind is ast.Lambda:
+            self.lambda_(node)
+        else:
+            handler = self.HANDLERS.get(kind)
+            if handler is not None:
+                handler(self, node)
+            if (
+                self.functions and not self.helper_depth
+                and isinstance(node, (ast.stmt, ast.excepthandler, ast.match_case))
+                and "<lambda" not in self.functions[-1].qname
+            ):
+                self.blocks(node)
+            for child in ast.iter_child_nodes(node):
+                self.visit(child, node)
+        self.statement, self.parent = outer_statement, outer_parent
+
+    def blocks(self, node: ast.AST) -> None:
+        """Hand-made sessions created in each statement list of a function (LibCST's
+        IndentedBlocks: a one-line ``if x: s = S()`` is none)."""
+        for body in (getattr(node, name, None) for name in BLOCKS):
+            if not body or not isinstance(body, list) or not isinstance(body[0], ast.stmt):
+                continue
+            if self._one_line(body[0]):
+                continue
+            plans = analyse_block(body, self.functions[-1].qname, self.session_callee, self.positions)
+            self.session_plans.extend(plans)
+            self.facts.sessions.handmade.extend(p.summary for p in plans)
+
+    def _one_line(self, stmt: ast.stmt) -> bool:
+        lines = self.positions.lines
+        line = lines[stmt.lineno - 1] if stmt.lineno <= len(lines) else ""
+        return bool(line[: self.positions.column(stmt.lineno, stmt.col_offset)].strip())
 
     # -- imports ---------------------------------------------------------------------------
-    def visit_Import(self, node: cst.Import) -> None:
+    def import_(self, node: ast.Import) -> None:
         for alias in node.names:
-            name = dotted(alias.name)
+            name = alias.name
             parts = name.split(".")
             for i in range(len(parts)):
                 self.facts.imported.add(".".join(parts[: i + 1]))
             if self.depth == 0:
                 if alias.asname:
-                    self.facts.bindings[alias.asname.name.value] = name
+                    self.facts.bindings[alias.asname] = name
                 else:
                     self.facts.bindings.setdefault(parts[0], parts[0])
 
-    def visit_ImportFrom(self, node: cst.ImportFrom) -> None:
-        level = len(node.relative)
-        base = absolute_module(dotted(node.module), level, self.facts.package)
+    def import_from(self, node: ast.ImportFrom) -> None:
+        level = node.level or 0
+        base = absolute_module(node.module, level, self.facts.package)
         if level:
             self.facts.relative_imports += 1
         elif base.split(".")[0] == self.facts.name.split(".")[0] and "." in self.facts.name:
             self.facts.absolute_sibling_imports += 1
         self.facts.imported.add(base)
-        if isinstance(node.names, cst.ImportStar):
-            return
         for alias in node.names:
-            name = alias.name.value
+            if alias.name == "*":
+                return
+            name = alias.name
             self.facts.imported.add(f"{base}.{name}" if base else name)
             if self.depth == 0:
-                local = alias.asname.name.value if alias.asname else name
+                local = alias.asname or name
                 self.facts.bindings[local] = f"{base}.{name}" if base else name
 
     # -- definitions -----------------------------------------------------------------------
-    def visit_ClassDef(self, node: cst.ClassDef) -> None:
+    def klass(self, node: ast.ClassDef) -> None:
         if self.depth == 0:
-            self.facts.module_names.add(node.name.value)
+            self.facts.module_names.add(node.name)
         self.depth += 1
-
-    def leave_ClassDef(self, original_node: cst.ClassDef) -> None:
+        if self.functions and not self.helper_depth and "<lambda" not in self.functions[-1].qname:
+            self.blocks(node)
+        for child in ast.iter_child_nodes(node):
+            self.visit(child, node)
         self.depth -= 1
 
-    def visit_FunctionDef(self, node: cst.FunctionDef) -> None:
+    def function(self, node) -> None:
         if self.depth == 0:
-            self.facts.module_names.add(node.name.value)
-        qname = min(self.qnames(node.name), default=node.name.value)
-        params = tuple(
-            p.name.value
-            for p in (*node.params.posonly_params, *node.params.params, *node.params.kwonly_params)
-        )
+            self.facts.module_names.add(node.name)
+        qname = self.names.definition(node)
+        args = node.args
+        params = tuple(a.arg for a in (*args.posonlyargs, *args.args, *args.kwonlyargs))
         info = FunctionFacts(qname, params)
         self.facts.functions[qname] = info
         self.function_nodes[qname] = node
-        for decorator in node.decorators:
-            attr = decorator.decorator
-            if isinstance(attr, cst.Attribute) and attr.attr.value in TEARDOWN_KINDS:
+        for decorator in node.decorator_list:
+            if isinstance(decorator, ast.Attribute) and decorator.attr in TEARDOWN_KINDS:
                 self.facts.registrations.append(
                     Registration(
-                        self.qnames(attr.value),
-                        attr.attr.value,
+                        self.qnames(decorator.value),
+                        decorator.attr,
                         frozenset({qname}),
                         self.current().qname if self.current() else None,
                     )
@@ -258,71 +274,59 @@ class _Collector(cst.CSTVisitor):
         self.helper_depth += bool(factories) or bool(self.helper_depth)
         self.functions.append(info)
         self.depth += 1
-
-    def leave_FunctionDef(self, original_node: cst.FunctionDef) -> None:
+        if not self.helper_depth:
+            self.blocks(node)
+        for child in ast.iter_child_nodes(node):
+            self.visit(child, node)
         self.functions.pop()
         self.depth -= 1
         if self.helper_depth:
             self.helper_depth -= 1
 
-    def visit_IndentedBlock(self, node: cst.IndentedBlock) -> None:
-        info = self.current()
-        if info is None or self.helper_depth or "<lambda" in info.qname:
-            return
-        plans = analyse_block(node, info.qname, self.session_callee, self.location)
-        self.session_plans.extend(plans)
-        self.facts.sessions.handmade.extend(p.summary for p in plans)
-
-    def session_callee(self, call: cst.Call) -> frozenset[str]:
-        if isinstance(call.func, cst.Call) and self.qnames(call.func.func) & SESSIONMAKER:
-            return frozenset({INLINE_SESSIONMAKER})
-        return self.qnames(call.func)
-
-    def visit_Lambda(self, node: cst.Lambda) -> None:
+    def lambda_(self, node: ast.Lambda) -> None:
         self.lambdas += 1
         info = FunctionFacts(f"{self.facts.name}.<lambda{self.lambdas}>", ())
         self.facts.functions[info.qname] = info
         self.functions.append(info)
-
-    def leave_Lambda(self, original_node: cst.Lambda) -> None:
+        for child in ast.iter_child_nodes(node):
+            self.visit(child, node)
         self.functions.pop()
 
-    def visit_Assign(self, node: cst.Assign) -> None:
+    def assign(self, node: ast.Assign) -> None:
         if self.depth == 0:
             for target in node.targets:
-                if isinstance(target.target, cst.Name):
-                    self.facts.module_names.add(target.target.value)
-        if len(node.targets) == 1 and isinstance(node.targets[0].target, cst.Name):
-            name = node.targets[0].target
-            self._assigned(name, node.value)
+                if isinstance(target, ast.Name):
+                    self.facts.module_names.add(target.id)
+        if len(node.targets) == 1 and isinstance(node.targets[0], ast.Name):
+            self._assigned(node.targets[0], node.value)
 
-    def visit_AnnAssign(self, node: cst.AnnAssign) -> None:
-        if isinstance(node.target, cst.Name):
+    def ann_assign(self, node: ast.AnnAssign) -> None:
+        if isinstance(node.target, ast.Name):
             if self.depth == 0:
-                self.facts.module_names.add(node.target.value)
+                self.facts.module_names.add(node.target.id)
             if node.value is not None:
                 self._assigned(node.target, node.value)
 
-    def _assigned(self, name: cst.Name, value: cst.BaseExpression) -> None:
-        if self.depth == 0 and isinstance(value, (cst.Name, cst.Attribute)):
+    def _assigned(self, name: ast.Name, value: ast.expr) -> None:
+        if self.depth == 0 and isinstance(value, (ast.Name, ast.Attribute)):
             # `Session = db_session`: an alias other modules may import.
             target = self.qnames(value)
             if len(target) == 1:
-                self.facts.bindings[name.value] = next(iter(target))
-        if not isinstance(value, cst.Call):
+                self.facts.bindings[name.id] = next(iter(target))
+        if not isinstance(value, ast.Call):
             return
         callee = self.qnames(value.func)
         if callee & SESSIONMAKER and self.depth == 0:
-            qname = f"{self.facts.name}.{name.value}"
+            qname = f"{self.facts.name}.{name.id}"
             self.facts.sessions.factories.append((qname, self.location(name)))
-            self.factory_statements[qname] = self.statement_of(name)
+            self.factory_statements[qname] = self.statement
         if callee & SCOPED_SESSION and self.depth == 0:
             self.facts.registries.append(
-                RegistryDef(f"{self.facts.name}.{name.value}", name.value, self.location(name))
+                RegistryDef(f"{self.facts.name}.{name.id}", name.id, self.location(name))
             )
 
     # -- calls -----------------------------------------------------------------------------
-    def visit_Call(self, node: cst.Call) -> None:
+    def call(self, node: ast.Call) -> None:
         callee = self.qnames(node.func)
         if callee & FLASK:
             self._app(node)
@@ -330,13 +334,13 @@ class _Collector(cst.CSTVisitor):
             self.facts.gevent_patched = True
         func = node.func
         info = self.current()
-        if isinstance(func, cst.Attribute):
-            method = func.attr.value
-            if method in ("remove", "close") and not node.args and info is not None:
+        if isinstance(func, ast.Attribute):
+            method = func.attr
+            if method in ("remove", "close") and not node.args and not node.keywords and info is not None:
                 # Only a name or attribute names the object: `factory().remove()` does not.
                 owner = (
                     self.qnames(func.value)
-                    if isinstance(func.value, (cst.Name, cst.Attribute))
+                    if isinstance(func.value, (ast.Name, ast.Attribute))
                     else frozenset()
                 )
                 if method == "remove":
@@ -344,10 +348,10 @@ class _Collector(cst.CSTVisitor):
                     info.unresolved_remove |= not owner
                 else:
                     info.closes |= owner
-            if method in TEARDOWN_KINDS and len(node.args) == 1:
-                handler = node.args[0].value
+            if method in TEARDOWN_KINDS and len(node.args) + len(node.keywords) == 1:
+                handler = node.args[0] if node.args else node.keywords[0].value
                 handler_names = self.qnames(handler)
-                if isinstance(handler, cst.Lambda):
+                if isinstance(handler, ast.Lambda):
                     handler_names = frozenset({f"{self.facts.name}.<lambda{self.lambdas + 1}>"})
                 self.facts.registrations.append(
                     Registration(
@@ -357,60 +361,72 @@ class _Collector(cst.CSTVisitor):
                 )
         if info is not None:
             info.calls |= callee
-        args = tuple(
-            (arg.keyword.value if arg.keyword else index, self.qnames(arg.value))
-            for index, arg in enumerate(node.args)
-            if isinstance(arg.value, (cst.Name, cst.Attribute)) and not arg.star
+        args = [(index, value) for index, value in enumerate(node.args)]
+        args += [(kw.arg, kw.value) for kw in node.keywords if kw.arg is not None]
+        found = tuple(
+            (key, self.qnames(value))
+            for key, value in args
+            if isinstance(value, (ast.Name, ast.Attribute))
         )
-        if args and callee:
-            self.facts.calls.append(
-                CallWithArgs(callee, args, info.qname if info else None)
-            )
+        if found and callee:
+            self.facts.calls.append(CallWithArgs(callee, found, info.qname if info else None))
 
-    def _app(self, call: cst.Call) -> None:
-        parent = self.get_metadata(ParentNodeProvider, call)
+    def session_callee(self, call: ast.Call) -> frozenset[str]:
+        if isinstance(call.func, ast.Call) and self.qnames(call.func.func) & SESSIONMAKER:
+            return frozenset({INLINE_SESSIONMAKER})
+        return self.qnames(call.func)
+
+    def _app(self, call: ast.Call) -> None:
+        parent = self.parent
         info = self.current()
         function = info.qname if info and "<lambda" not in info.qname else None
-        if (
-            m.matches(parent, m.Assign(targets=[m.AssignTarget(target=m.Name())]))
-            or m.matches(parent, m.AnnAssign(target=m.Name()))
-        ):
-            target = parent.targets[0].target if isinstance(parent, cst.Assign) else parent.target
+        target = None
+        if isinstance(parent, ast.Assign) and len(parent.targets) == 1 and parent.value is call:
+            target = parent.targets[0]
+        elif isinstance(parent, ast.AnnAssign) and parent.value is call:
+            target = parent.target
+        if isinstance(target, ast.Name):
             qname = min(self.qnames(target), default=None)
-            app = AppDef(qname, target.value, function, self.location(call))
-            self.app_statements[app.location] = self.statement_of(call)
+            app = AppDef(qname, target.id, function, self.location(call))
+            self.app_statements[app.location] = self.statement
         else:
             app = AppDef(None, None, function, self.location(call))
         self.facts.apps.append(app)
 
+    HANDLERS = {
+        ast.Import: import_,
+        ast.ImportFrom: import_from,
+        ast.Assign: assign,
+        ast.AnnAssign: ann_assign,
+        ast.Call: call,
+    }
+
 
 @dataclass
 class CollectedModule:
-    """Facts plus the nodes of the tree they came from (not picklable, never shared)."""
+    """Facts plus the `ast` nodes they came from (not kept for files without findings)."""
 
     facts: ModuleFacts
-    wrapper: MetadataWrapper
-    app_statements: dict[Location, cst.CSTNode]
-    function_nodes: dict[str, cst.FunctionDef]
-    factory_statements: dict[str, cst.CSTNode]
+    names: Names
+    app_statements: dict[Location, ast.stmt]
+    function_nodes: dict[str, ast.AST]
+    factory_statements: dict[str, ast.stmt]
     session_plans: list[Plan]
     caches: CacheCollector
 
 
-def collect_facts(module: cst.Module, path: Path, where: ModuleNameAndPackage) -> CollectedModule:
-    wrapper = make_wrapper(module, where)
+def collect_facts(tree: ast.Module, positions: Positions, path: Path, where: Where) -> CollectedModule:
+    names = Names(tree, where.name, where.package)
     facts = ModuleFacts(where.name, where.package, path)
-    collector = _Collector(facts)
-    wrapper.visit(collector)
-    caches = CacheCollector(where.name)
-    wrapper.visit(caches)
+    collector = _Collector(facts, names, positions)
+    for stmt in tree.body:
+        collector.visit(stmt, tree)
+    caches = collect_orm(tree, names, positions, where.name)
     facts.orm = caches.facts
-    reports = ReportCollector(where.name)
-    wrapper.visit(reports)
-    facts.reports = reports.facts
+    facts.reports = collect_reports(tree, names, positions, where.name)
     return CollectedModule(
         facts,
-        wrapper,
+        names,
         collector.app_statements,
         collector.function_nodes,
         collector.factory_statements,

@@ -2,24 +2,25 @@
 function called per use, a dict memo gives way to the query, and ``functools.lru_cache`` /
 ``cache`` leave functions that query. FS004 reports Flask-Caching and cachetools decorators on
 functions returning ORM objects, which cannot be rewritten without choosing what to cache.
+
+Both decide on `ast` (the facts `collect_orm` gathered and the nodes it kept); the fixes edit
+the matching LibCST nodes. A comment a fix would drop stops it: which comments go with which
+statement follows LibCST, which kept the comment lines above a statement with it (less a
+footer of the block before it, and the module's header).
 """
 
 from __future__ import annotations
 
+import ast
 import os
+import tokenize
 from typing import Iterator
 
-import libcst as cst
-import libcst.matchers as m
-from libcst.metadata import (
-    ExpressionContext,
-    ExpressionContextProvider,
-    FullyQualifiedNameProvider,
-    ParentNodeProvider,
-)
+from ..lazy import libcst as cst
 
-from codemods.edits import ensure_blank_lines, has_comment, space_following
-from codemods.rule import FileContext, Finding, Fix, Rule
+from ..analysis.orm import full_qnames
+from .base import FileContext, Finding, Fix, Rule
+from .edits import ensure_blank_lines, space_following
 
 WHY_STALE = "its objects outlive the request and its session, and never see later commits"
 
@@ -87,7 +88,7 @@ class GlobalOrmCache(Rule):
                 yield self.finding(ctx, cached.location, f"{message} (not fixed: {problem})")
                 continue
             statement = ctx.collected.caches.global_statements[cached.qname]
-            edits = [(statement, lambda node, s=statement: _as_function(s))]
+            edits = [(statement, lambda node, tree: _as_function(node))]
             edits += space_following(ctx, statement, 2)
             edits += [(node, edit) for node, edit, _ in _calls_to(ctx, {cached.qname})]
             fix = Fix("safe", edits, group=f"FS003:{cached.qname}")
@@ -123,16 +124,13 @@ class GlobalOrmCache(Rule):
             if memo.shape is not None:
                 yield self.finding(ctx, memo.location, f"{message} (not fixed: a memo of a shape fixsessions does not rewrite)")
                 continue
-            if_node, query, returns = ctx.collected.caches.memo_nodes[memo.location]
-            if has_comment(if_node.with_changes(body=if_node.body.with_changes(body=[]))) or has_comment(returns):
+            if_node, _, returns = ctx.collected.caches.memo_nodes[memo.location]
+            if _memo_has_comment(ctx, if_node, returns):
                 yield self.finding(ctx, memo.location, f"{message} (not fixed: a comment on the memo's lines would be lost)")
                 continue
-            replacement = cst.SimpleStatementLine(
-                [cst.Return(query)], leading_lines=if_node.leading_lines
-            )
             edits = [
-                (if_node, lambda node, r=replacement: r),
-                (returns, lambda node: cst.RemovalSentinel.REMOVE),
+                (if_node, lambda node, tree: _return_query(node)),
+                (returns, lambda node, tree: cst.RemovalSentinel.REMOVE),
             ]
             edits += _drop_unused_dict(ctx, memo)
             yield self.finding(ctx, memo.location, message, Fix("safe", edits))
@@ -150,15 +148,14 @@ class GlobalOrmCache(Rule):
                 continue
             node = ctx.collected.caches.cached_nodes[cached.qname]
             position = next(
-                i for i, d in enumerate(node.decorators)
-                if ctx.qnames(d.decorator.func if isinstance(d.decorator, cst.Call) else d.decorator)
-                & cached.decorator
+                i for i, d in enumerate(node.decorator_list)
+                if full_qnames(ctx.names, d.func if isinstance(d, ast.Call) else d) & cached.decorator
             )
-            decorator = node.decorators[position]
-            if has_comment(decorator):
+            if _decorator_has_comment(ctx, node, position):
                 yield self.finding(ctx, cached.location, f"{message} (not fixed: a comment on the decorator would be lost)")
                 continue
-            edits = [(node, lambda n, i=position: _without_decorator(n, i))]
+            edits = [(node, lambda n, tree, i=position: _without_decorator(n, i))]
+            decorator = node.decorator_list[position]
             yield self.finding(
                 ctx, cached.location, message, Fix("safe", edits, [], _decorator_import(ctx, decorator))
             )
@@ -221,7 +218,7 @@ class MemoizedOrm(Rule):
             )
 
 
-# -- edits ------------------------------------------------------------------------------------------
+# -- edits (on LibCST nodes) ---------------------------------------------------------------------
 
 
 def _as_function(statement: cst.SimpleStatementLine) -> cst.FunctionDef:
@@ -239,24 +236,38 @@ def _as_function(statement: cst.SimpleStatementLine) -> cst.FunctionDef:
     return ensure_blank_lines(function, 2)
 
 
+def _return_query(if_node: cst.If) -> cst.SimpleStatementLine:
+    """``return <query>`` in place of the memo's ``if`` (its query is the value stored)."""
+    query = if_node.body.body[0].body[0].value
+    return cst.SimpleStatementLine([cst.Return(query)], leading_lines=if_node.leading_lines)
+
+
+def _without_decorator(node: cst.FunctionDef, position: int) -> cst.FunctionDef:
+    decorators = [d for i, d in enumerate(node.decorators) if i != position]
+    return node.with_changes(decorators=decorators)
+
+
+# -- what the fixes touch (on `ast`) ---------------------------------------------------------------
+
+
 def _calls_to(ctx: FileContext, targets: set[str]) -> list:
     """Edits turning every read of a name in ``targets`` into a call of it, each with the
-    target it reads."""
-    contexts = ctx.wrapper.resolve(ExpressionContextProvider)
-    parents = ctx.wrapper.resolve(ParentNodeProvider)
+    target it reads. Each name or attribute is judged by its own qualified names: in
+    ``services.SUPPORTED_ASSETS`` the attribute is the read, not ``services``."""
     edits = []
-    for node, names in ctx.wrapper.resolve(FullyQualifiedNameProvider).items():
-        if not isinstance(node, (cst.Name, cst.Attribute)):
+    for node in ast.walk(ctx.tree):
+        if not isinstance(node, (ast.Name, ast.Attribute)) or not isinstance(node.ctx, ast.Load):
             continue
-        if contexts.get(node) != ExpressionContext.LOAD:
+        names = full_qnames(ctx.names, node)
+        if not names:
             continue
-        hit = ctx.index.resolve_all(q.name for q in names) & targets
+        hit = ctx.index.resolve_all(names) & targets
         if not hit:
             continue
-        parent = parents.get(node)
-        if isinstance(parent, cst.Call) and parent.func is node:
+        parent = ctx.parent(node)
+        if isinstance(parent, ast.Call) and parent.func is node:
             continue  # already a call (a second round, or a second run)
-        edits.append((node, lambda n: cst.Call(func=n), min(hit)))
+        edits.append((node, lambda n, tree: cst.Call(func=n), min(hit)))
     return edits
 
 
@@ -269,31 +280,195 @@ def _drop_unused_dict(ctx: FileContext, memo) -> list:
     name = cache.rpartition(".")[2]
     if any(index.resolve(t) == cache for f in index.modules.values() if f.name != ctx.facts.name for t in f.bindings.values()):
         return []
+    body = ctx.tree.body
     definitions = [
-        stmt for stmt in ctx.module.body
-        if m.matches(stmt, m.SimpleStatementLine(body=[m.Assign(targets=[m.AssignTarget(m.Name(name))], value=m.Dict(elements=[]) | m.Call(func=m.Name("dict"), args=[]))]))
+        stmt for position, stmt in enumerate(body)
+        if _empty_dict_definition(stmt, name) and _alone_on_its_lines(body, position)
     ]
-    if len(definitions) != 1 or has_comment(definitions[0]):
+    if len(definitions) != 1 or _has_comment(ctx, definitions[0]):
         return []
     if_node, _, returns = ctx.collected.caches.memo_nodes[memo.location]
-    inside = {id(n) for n in m.findall(if_node, m.Name(name))} | {id(n) for n in m.findall(returns, m.Name(name))}
-    uses = [n for n in m.findall(ctx.module, m.Name(name)) if id(n) not in inside]
-    if len(uses) != 1:  # the definition's own target
+    uses = _mentions(ctx.tree, name) - _mentions(if_node, name) - _mentions(returns, name)
+    if uses != 1:  # the definition's own target
         return []
-    return [(definitions[0], lambda node: cst.RemovalSentinel.REMOVE)]
+    return [(definitions[0], lambda node, tree: cst.RemovalSentinel.REMOVE)]
 
 
-def _without_decorator(node: cst.FunctionDef, position: int) -> cst.FunctionDef:
-    decorators = [d for i, d in enumerate(node.decorators) if i != position]
-    return node.with_changes(decorators=decorators)
+def _empty_dict_definition(stmt: ast.stmt, name: str) -> bool:
+    """``name = {}`` or ``name = dict()``."""
+    if not (
+        isinstance(stmt, ast.Assign)
+        and len(stmt.targets) == 1
+        and isinstance(stmt.targets[0], ast.Name)
+        and stmt.targets[0].id == name
+    ):
+        return False
+    value = stmt.value
+    if isinstance(value, ast.Dict):
+        return not value.keys
+    return (
+        isinstance(value, ast.Call)
+        and isinstance(value.func, ast.Name)
+        and value.func.id == "dict"
+        and not value.args
+        and not value.keywords
+    )
 
 
-def _decorator_import(ctx: FileContext, decorator: cst.Decorator) -> list:
-    expr = decorator.decorator.func if isinstance(decorator.decorator, cst.Call) else decorator.decorator
-    if isinstance(expr, cst.Name):
-        target = ctx.facts.bindings.get(expr.value, "")
+def _alone_on_its_lines(body: list[ast.stmt], position: int) -> bool:
+    """No other statement shares the statement's lines (``a = {}; b = 1``)."""
+    stmt = body[position]
+    if position and body[position - 1].end_lineno == stmt.lineno:
+        return False
+    return not (position + 1 < len(body) and body[position + 1].lineno == stmt.end_lineno)
+
+
+def _mentions(root: ast.AST, name: str) -> int:
+    """How many times ``name`` stands as a name in ``root``: every identifier LibCST held in
+    a `Name` node (attributes, keywords, parameters, definitions, imports, `global`...)."""
+    count = 0
+    for node in ast.walk(root):
+        if isinstance(node, ast.Name):
+            count += node.id == name
+        elif isinstance(node, ast.Attribute):
+            count += node.attr == name
+        elif isinstance(node, ast.keyword):
+            count += node.arg == name
+        elif isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)):
+            count += node.name == name
+        elif isinstance(node, ast.arg):
+            count += node.arg == name
+        elif isinstance(node, (ast.Global, ast.Nonlocal)):
+            count += node.names.count(name)
+        elif isinstance(node, ast.ExceptHandler):
+            count += node.name == name
+        elif isinstance(node, ast.alias):
+            count += node.name.split(".").count(name) + (node.asname == name)
+        elif isinstance(node, ast.ImportFrom):
+            count += (node.module or "").split(".").count(name)
+        elif isinstance(node, (ast.MatchAs, ast.MatchStar)):
+            count += node.name == name
+        elif isinstance(node, ast.MatchMapping):
+            count += node.rest == name
+        elif isinstance(node, ast.MatchClass):
+            count += node.kwd_attrs.count(name)
+    return count
+
+
+def _decorator_import(ctx: FileContext, decorator: ast.expr) -> list:
+    expr = decorator.func if isinstance(decorator, ast.Call) else decorator
+    if isinstance(expr, ast.Name):
+        target = ctx.facts.bindings.get(expr.id, "")
         module, _, name = target.rpartition(".")
         return [(module, name)] if module else []
-    if isinstance(expr, cst.Attribute) and isinstance(expr.value, cst.Name):
-        return [(expr.value.value, None)]
+    if isinstance(expr, ast.Attribute) and isinstance(expr.value, ast.Name):
+        return [(expr.value.id, None)]
     return []
+
+
+# -- comments a fix would lose ------------------------------------------------------------------
+
+
+def _memo_has_comment(ctx: FileContext, if_node: ast.If, returns: ast.Return) -> bool:
+    """A comment on the memo's ``if`` (its leading lines, header and the block's footer) or on
+    the ``return``: the store in the ``if``'s body, which the fix keeps, does not count."""
+    positions = ctx.positions
+    header = _logical_end(positions, if_node.lineno)
+    return positions.has_comment(_leading_start(ctx, if_node), header) or positions.has_comment(
+        if_node.body[-1].end_lineno + 1, returns.end_lineno
+    )
+
+
+def _decorator_has_comment(ctx: FileContext, function: ast.AST, position: int) -> bool:
+    """A comment on the decorator's lines, or on the lines between it and the decorator
+    before it (LibCST gave the comments above the first decorator to the function)."""
+    decorators = function.decorator_list
+    decorator = decorators[position]
+    first = decorator.lineno
+    if position:
+        first = _logical_end(ctx.positions, decorators[position - 1].lineno) + 1
+    return ctx.positions.has_comment(first, _logical_end(ctx.positions, decorator.lineno))
+
+
+def _has_comment(ctx: FileContext, stmt: ast.stmt) -> bool:
+    """A comment on a simple statement's lines or among the comment lines LibCST kept with
+    it."""
+    return ctx.positions.has_comment(_leading_start(ctx, stmt), stmt.end_lineno)
+
+
+def _logical_end(positions, line: int) -> int:
+    """The last line of the logical line that starts on ``line`` (a decorator, the header of a
+    compound statement): where its NEWLINE token is."""
+    rest = iter(positions.lines[line - 1:])
+    try:
+        for token in tokenize.generate_tokens(lambda: next(rest, "")):
+            if token.type == tokenize.NEWLINE:
+                return line + token.start[0] - 1
+    except (tokenize.TokenError, SyntaxError):
+        pass
+    return line
+
+
+def _blank_or_comment(text: str) -> bool:
+    stripped = text.strip()
+    return not stripped or stripped.startswith("#")
+
+
+def _leading_start(ctx: FileContext, stmt: ast.stmt) -> int:
+    """The first line LibCST kept with ``stmt`` (its ``leading_lines``): the blank and comment
+    lines right above it, less those a block just before it keeps as its footer (up to the
+    last comment indented as deep as that block) and, for a module's first statement, all of
+    them (the module's header)."""
+    lines = ctx.positions.lines
+    start = min([stmt.lineno, *(d.lineno for d in getattr(stmt, "decorator_list", ()))])
+    top = start
+    while top > 1 and _blank_or_comment(lines[top - 2]):
+        top -= 1
+    block = ctx.block_of(stmt)
+    if block is None:
+        return top
+    body, position = block
+    if not position:
+        return start if body is ctx.tree.body else top
+    threshold = _footer_indent(ctx, body[position - 1])
+    if threshold is None:
+        return top
+    for line in range(start - 1, top - 1, -1):
+        text = lines[line - 1]
+        if text.strip().startswith("#") and len(text) - len(text.lstrip()) >= threshold:
+            return line + 1
+    return top
+
+
+def _footer_indent(ctx: FileContext, stmt: ast.stmt) -> int | None:
+    """The indentation of the last block of a compound statement (None for a simple one, or
+    a block on its header's line)."""
+    block = _last_block(ctx, stmt)
+    if not block:
+        return None
+    first = block[0]
+    line = ctx.positions.lines[first.lineno - 1]
+    column = ctx.positions.column(first.lineno, first.col_offset)
+    return column if not line[:column].strip() else None
+
+
+def _last_block(ctx: FileContext, stmt: ast.stmt) -> list[ast.stmt] | None:
+    if isinstance(stmt, ast.If):
+        orelse = stmt.orelse
+        if len(orelse) == 1 and isinstance(orelse[0], ast.If):
+            line = ctx.positions.lines[orelse[0].lineno - 1]
+            if line[ctx.positions.column(orelse[0].lineno, orelse[0].col_offset):].startswith("elif"):
+                return _last_block(ctx, orelse[0])
+        return orelse or stmt.body
+    if isinstance(stmt, (ast.For, ast.AsyncFor, ast.While)):
+        return stmt.orelse or stmt.body
+    if isinstance(stmt, TRIES):
+        return stmt.finalbody or stmt.orelse or (stmt.handlers[-1].body if stmt.handlers else stmt.body)
+    if isinstance(stmt, ast.Match):
+        return stmt.cases[-1].body if stmt.cases else None
+    if isinstance(stmt, (ast.With, ast.AsyncWith, ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)):
+        return stmt.body
+    return None
+
+
+TRIES = (ast.Try, ast.TryStar) if hasattr(ast, "TryStar") else (ast.Try,)

@@ -144,3 +144,52 @@ def discover(paths: list[Path], exclude: list[str] = ()) -> Discovery:
                     add(path)
             stack.extend(reversed(subdirs))
     return found
+
+
+PROJECT_MARKERS = ("pyproject.toml", "setup.py", "setup.cfg", ".git")
+
+
+def project_root(path: Path) -> Path | None:
+    """The nearest folder at or above ``path`` with a pyproject.toml, setup.py, setup.cfg or
+    .git (as ruff and black find a project), or None."""
+    directory = Path(os.path.abspath(path))
+    if not directory.is_dir():
+        directory = directory.parent
+    for candidate in (directory, *directory.parents):
+        if any((candidate / marker).exists() for marker in PROJECT_MARKERS):
+            return candidate
+    return None
+
+
+def context_folders(path: Path, import_root: Path) -> tuple[list[Path], list[Path]]:
+    """Where the rest of a named file's project is: (folders to walk, folders whose own .py
+    files count, not their subfolders). The file's import root, but never above its project
+    root; outside any project, its top-level package, or else its own folder's files alone
+    (a file in /tmp costs that folder's listing, not a walk of /tmp)."""
+    path = Path(os.path.abspath(path))
+    project = project_root(path.parent)
+    if project is not None:
+        if _within(import_root, project):
+            return [import_root], []
+        return [project], []
+    if path.parent != import_root:
+        top = import_root / path.parent.relative_to(import_root).parts[0]
+        return [top], []
+    return [], [path.parent]
+
+
+def _within(path: Path, folder: Path) -> bool:
+    return path == folder or folder in path.parents
+
+
+def python_files_in(folder: Path, exclude: list[str] = ()) -> list[Path]:
+    """The .py files directly in ``folder`` (no walk), regular files only."""
+    try:
+        entries = sorted(os.scandir(folder), key=lambda e: e.name)
+    except OSError:
+        return []
+    return [
+        folder / e.name for e in entries
+        if e.name.endswith(".py") and not e.is_symlink() and e.is_file()
+        and not any(fnmatch.fnmatch(e.name, pattern) for pattern in exclude)
+    ]

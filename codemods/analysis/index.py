@@ -11,9 +11,9 @@ import os
 from dataclasses import dataclass
 from functools import cached_property
 
-from codemods.facts import AppDef, ModuleFacts, RegistryDef
-from codemods.orm import COLUMN_ONLY, OBJECT_TERMINALS
-from codemods.sessions import INLINE_SESSIONMAKER, SESSION_CLASS, HandMade
+from .facts import AppDef, ModuleFacts, RegistryDef
+from .orm import COLUMN_ONLY, OBJECT_TERMINALS
+from .sessions import INLINE_SESSIONMAKER, SESSION_CLASS, HandMade
 
 
 @dataclass(frozen=True)

@@ -1,20 +1,22 @@
 """FS005 rewrites sessions made by hand inside functions (``s = SessionLocal(); ...;
 s.commit(); s.close()``, the try/except/finally spelling, or never closed) into
 ``with get_db_session() as s:``, generating that helper once next to the sessionmaker.
+The analysis (codemods.analysis.sessions) reads `ast`; the edits build the `with` block from
+the LibCST nodes of the same lines, so comments and formatting inside it survive.
 """
 
 from __future__ import annotations
 
+import ast
 import os
 from typing import Iterator
 
-import libcst as cst
-from libcst.codemod.visitors import ImportItem
-
-from codemods.edits import insert_after
-from codemods.imports import reference
-from codemods.rule import FileContext, Finding, Fix, Rule
-from codemods.sessions import INLINE_SESSIONMAKER, Plan
+from ..analysis.location import Location
+from ..analysis.sessions import INLINE_SESSIONMAKER, Plan, statement_lines
+from ..lazy import libcst as cst
+from .base import FileContext, Finding, Fix, ImportItem, Rule
+from .edits import insert_after, on_own_line, space_following
+from .imports import reference
 
 HELPER = '''\
 @contextmanager
@@ -123,14 +125,28 @@ class HandMadeSession(Rule):
         expression, item = reference(ctx, helper)
         if expression is None:
             return None, item
-        call = cst.Call(func=cst.parse_expression(expression))
-        block = cst.With(
-            items=[cst.WithItem(call, asname=cst.AsName(cst.Name(plan.summary.var)))],
-            body=cst.IndentedBlock(body=plan.body, header=plan.trailing),
-            leading_lines=plan.creation.leading_lines,
-        )
-        edits = [(plan.creation, lambda node: block)]
-        edits += [(stmt, lambda node: cst.RemovalSentinel.REMOVE) for stmt in plan.extent]
+        var, creation = plan.summary.var, plan.creation
+        # A one-line `try: a; b` has no lines of its own: its statements become one.
+        suite = plan.body and isinstance(plan.extent[0], ast.Try) and not on_own_line(ctx, plan.body[0])
+        body = [group[0] for group in statement_lines(plan.body, ctx.positions)]
+
+        def block(node, tree):
+            original = tree.cst(creation)
+            if suite:
+                lines = [cst.SimpleStatementLine(body=list(tree.cst(plan.extent[0]).body.body))]
+            else:
+                lines = [tree.cst(stmt) for stmt in body]
+            return cst.With(
+                items=[cst.WithItem(cst.Call(func=cst.parse_expression(expression)), asname=cst.AsName(cst.Name(var)))],
+                body=cst.IndentedBlock(body=lines, header=original.trailing_whitespace),
+                leading_lines=original.leading_lines,
+            )
+
+        edits = [(creation, block)]
+        edits += [
+            (group[0], lambda node, tree: cst.RemovalSentinel.REMOVE)
+            for group in statement_lines(plan.extent, ctx.positions)
+        ]
         unused = []
         module, _, name = factory.rpartition(".")
         if module != ctx.facts.name:
@@ -152,7 +168,8 @@ class HandMadeSession(Rule):
             name = to_generate.get(factory)
             if name is None or factory in index.existing_helpers:
                 continue
-            statement = ctx.collected.factory_statements[factory]
+            line = _line_of(ctx, ctx.collected.factory_statements[factory])
+            location = _span(ctx, line)
             short = factory.rpartition(".")[2]
             users = sum(
                 1
@@ -167,15 +184,36 @@ class HandMadeSession(Rule):
             )
             if name in ctx.facts.module_names or name in ctx.facts.bindings:
                 message += f" (not fixed: `{name}` already names something else in {os.path.relpath(ctx.path)})"
-                yield self.finding(ctx, ctx.location(statement), message)
+                yield self.finding(ctx, location, message)
                 continue
-            fix = self._helper_fix(ctx, statement, name, short)
+            fix = self._helper_fix(ctx, line, name, short)
             if fix is not None:
                 fix.group = f"FS005:{factory}"
-            yield self.finding(ctx, ctx.location(statement), message, fix)
+            yield self.finding(ctx, location, message, fix)
 
-    def _helper_fix(self, ctx: FileContext, statement, name: str, factory: str) -> Fix | None:
-        config = ctx.module.config_for_parsing
-        code = HELPER.format(name=name, factory=factory).replace("\n", config.default_newline)
-        edits = insert_after(ctx, statement, cst.parse_statement(code, config), blank_lines=2)
+    def _helper_fix(self, ctx: FileContext, line: list[ast.stmt], name: str, factory: str) -> Fix | None:
+        code = HELPER.format(name=name, factory=factory)
+        edits = insert_after(ctx, line[0], code, blank_lines=2)
+        if edits and len(line) > 1:  # `Session = sessionmaker(); x = 1`: space after the line
+            edits = [edits[0], *space_following(ctx, line[-1], 2)]
         return Fix("safe", edits, [ImportItem("contextlib", "contextmanager")]) if edits else None
+
+
+def _line_of(ctx: FileContext, stmt: ast.stmt) -> list[ast.stmt]:
+    """The statements of the line ``stmt`` stands on (``a = 1; b = 2``), or the compound
+    statement whose one-line body holds it (``if x: Session = sessionmaker()``)."""
+    block = ctx.block_of(stmt)
+    if block is None:
+        return [stmt]
+    body, _ = block
+    if not on_own_line(ctx, body[0]):
+        parent = ctx.parent(stmt)
+        while parent is not None and not isinstance(parent, ast.stmt):
+            parent = ctx.parent(parent)
+        return [stmt] if parent is None else _line_of(ctx, parent)
+    return next(group for group in statement_lines(body, ctx.positions) if any(s is stmt for s in group))
+
+
+def _span(ctx: FileContext, line: list[ast.stmt]) -> Location:
+    first, last = ctx.location(line[0]), ctx.location(line[-1])
+    return Location(first.line, first.column, last.end_line, last.end_column)

@@ -1,16 +1,18 @@
 """The report rules, FS006-FS012: causes of stale or lost data that a person has to resolve.
-FS010 alone has a fix, unsafe: moving a late cleanup into ``teardown_appcontext``.
+They read the report facts of `ast` (`analysis.reports`) and the project index. FS010 alone
+has a fix, unsafe: moving a late cleanup into ``teardown_appcontext``.
 """
 
 from __future__ import annotations
 
+import ast
 from typing import Iterator
 
-import libcst as cst
-import libcst.matchers as m
+from ..lazy import libcst as cst
 
-from codemods.rule import FileContext, Finding, Fix, Rule
-from codemods.sessions import SESSION_CLASS
+from ..analysis.location import Positions
+from ..analysis.sessions import SESSION_CLASS
+from .base import FileContext, Finding, Fix, Rule
 
 WRITES = frozenset({"add", "add_all", "delete", "merge", "bulk_save_objects"})
 BAND_AIDS = frozenset({"expire_all", "expunge_all", "refresh", "remove"})
@@ -251,35 +253,32 @@ class LateCleanup(Rule):
                 when = "after_request (skipped when a view raises)" if reg.kind == "after_request" else (
                     "teardown_request (not run for CLI commands and bare app contexts)"
                 )
-                fix = _move_to_appcontext(node, reg.kind)
+                fix = _move_to_appcontext(node, reg.kind, ctx.positions)
                 yield self.finding(
-                    ctx, ctx.location(node.name),
+                    ctx, ctx.positions.name_location(node),
                     f"`remove()` runs only in {when}: register it with `teardown_appcontext`",
                     fix,
                 )
 
 
-def _move_to_appcontext(node: cst.FunctionDef, kind: str) -> Fix | None:
+def _move_to_appcontext(node: ast.FunctionDef, kind: str, positions: Positions) -> Fix | None:
     position = next(
-        (i for i, d in enumerate(node.decorators)
-         if m.matches(d.decorator, m.Attribute(attr=m.Name(kind)))),
+        (i for i, d in enumerate(node.decorator_list) if isinstance(d, ast.Attribute) and d.attr == kind),
         None,
     )
     if position is None:
         return None  # registered by a call elsewhere: say so, do not guess
-    body = list(node.body.body)
+    body = node.body
     if kind == "after_request":
-        params = node.params.params
-        returns_response = m.SimpleStatementLine(body=[m.Return(m.Name(params[0].name.value))]) if params else None
-        removes = m.SimpleStatementLine(body=[m.Expr(m.Call(func=m.Attribute(attr=m.Name("remove")), args=[]))])
+        params = node.args.args
         if not (
-            len(params) == 1 and body and returns_response is not None
-            and m.matches(body[-1], returns_response)
-            and all(m.matches(stmt, removes) for stmt in body[:-1])
+            len(params) == 1 and _own_lines(body, positions)
+            and _returns(body[-1], params[0].arg)
+            and all(_removes(stmt) for stmt in body[:-1])
         ):
             return None
 
-    def edit(function: cst.FunctionDef) -> cst.FunctionDef:
+    def edit(function: cst.FunctionDef, tree) -> cst.FunctionDef:
         decorators = list(function.decorators)
         old = decorators[position]
         decorators[position] = old.with_changes(
@@ -295,6 +294,29 @@ def _move_to_appcontext(node: cst.FunctionDef, kind: str) -> Fix | None:
         return function.with_changes(**changes)
 
     return Fix("unsafe", [(node, edit)])
+
+
+def _own_lines(body: list[ast.stmt], positions: Positions) -> bool:
+    """Whether each statement of a function body has a line of its own: not
+    ``def f(r): return r`` nor ``a(); return r`` (LibCST would not see one statement a line)."""
+    first = body[0]
+    line = positions.lines[first.lineno - 1] if first.lineno <= len(positions.lines) else ""
+    if line[: positions.column(first.lineno, first.col_offset)].strip():
+        return False
+    return all(before.end_lineno < after.lineno for before, after in zip(body, body[1:]))
+
+
+def _returns(stmt: ast.stmt, name: str) -> bool:
+    return isinstance(stmt, ast.Return) and isinstance(stmt.value, ast.Name) and stmt.value.id == name
+
+
+def _removes(stmt: ast.stmt) -> bool:
+    """``X.remove()`` as a statement of its own."""
+    call = stmt.value if isinstance(stmt, ast.Expr) else None
+    return (
+        isinstance(call, ast.Call) and not call.args and not call.keywords
+        and isinstance(call.func, ast.Attribute) and call.func.attr == "remove"
+    )
 
 
 class PushedAppContext(Rule):

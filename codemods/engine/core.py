@@ -1,30 +1,30 @@
-"""The engine: discover files, read them byte-exactly, parse, index the project, run the rules,
-apply and verify their fixes, and hand back old and new bytes. No printing, no writing: the
-command line (or a test) decides what to do with a `RunResult`.
+"""The engine: discover files, read them byte-exactly, parse them with `ast`, index the
+project, run the rules, apply and verify their fixes (LibCST parses only the files a fix
+changes), and hand back old and new bytes. No printing, no writing: the command line (or a
+test) decides what to do with a `RunResult`.
 """
 
 from __future__ import annotations
 
+import ast
 import multiprocessing
 import os
 import re
+import warnings
 from collections import defaultdict
 from dataclasses import dataclass, field
 from functools import partial
 from pathlib import Path
 
-import libcst as cst
-from libcst.codemod import CodemodContext
-from libcst.codemod.visitors import AddImportsVisitor, RemoveImportsVisitor
-from libcst.metadata.name_provider import ModuleNameAndPackage
-
-from codemods import prefilter
-from codemods.discovery import discover
-from codemods.facts import CollectedModule, collect_facts, module_name_for
-from codemods.index import ProjectIndex
-from codemods.registry import RULES
-from codemods.rule import FileContext, Finding, Fix, Rule
-from codemods.source import SourceError, SourceText, read_bytes, write_atomic
+from ..analysis import prefilter
+from ..analysis.facts import CollectedModule, Where, collect_facts, module_name_for
+from ..analysis.index import ProjectIndex
+from ..analysis.location import Positions
+from ..rules import RULES
+from ..rules.base import FileContext, Finding, Fix, Rule
+from . import cache
+from .discovery import context_folders, discover, project_root, python_files_in
+from .source import SourceError, SourceText, read_bytes, write_atomic
 
 MAX_ROUNDS = 8
 ANY_GROUP = "*"  # a file whose rules crashed: every cross-file fix is in doubt
@@ -38,6 +38,12 @@ class Settings:
     exclude: tuple[str, ...] = ()
     jobs: int = 1  # processes for reading, parsing and fixing
     edits: bool = False  # keep each fix's text edits (for --format json) across processes
+    cache: bool = False  # answer an unchanged run from the result cache (the CLI's default)
+
+    def key(self) -> str:
+        """What the results depend on, besides the files (not `jobs` or `cache`)."""
+        select = sorted(self.select) if self.select is not None else None
+        return repr((select, sorted(self.ignore), self.unsafe_fixes, self.exclude, self.edits))
 
     def rules(self) -> list[Rule]:
         return [
@@ -93,7 +99,9 @@ class _Parsed:
     result: FileResult
     source: SourceText
     root: Path
-    where: ModuleNameAndPackage
+    where: Where
+    tree: ast.Module
+    positions: Positions
     collected: CollectedModule
 
     @property
@@ -110,10 +118,11 @@ class _Facts:
     facts: object
 
 
-# Above these sizes the work is spread over processes, and trees are not kept in memory.
+# Above these sizes the work is spread over processes, and trees are not kept in memory
+# (an `ast` takes some 20 times its source's size).
 PARALLEL_READS = 256
-PARALLEL_BYTES = 32_000
-KEEP_TREES = 64
+PARALLEL_BYTES = 4_000_000
+KEEP_BYTES = 8_000_000
 
 
 class _Workers:
@@ -194,7 +203,7 @@ def _fix_in_worker(path: Path, shared) -> FileResult:
 def _detach(result: FileResult, settings: Settings) -> None:
     """Make a result picklable: findings keep their data and their fixes' text edits, not the
     tree nodes and functions of the edits."""
-    from codemods.formats import edits  # formats imports rule, not the engine
+    from .formats import edits
 
     for finding in {id(f): f for f in result.initial + result.findings + result.applied}.values():
         if finding.fix is not None:
@@ -247,20 +256,18 @@ def _select(files: list[FileResult], workers: _Workers, progress) -> list:
 
 
 def _worth_keeping(files: list[FileResult], workers: _Workers) -> bool:
-    """Parse here and keep the trees, or parse in workers and parse again to fix? LibCST with
-    its metadata takes about a second per 50 KB: below PARALLEL_BYTES a pool costs more than
-    it saves, and above KEEP_TREES files the trees would cost too much memory."""
-    if len(files) > KEEP_TREES:
-        return False
-    if workers.jobs == 1:
-        return True
+    """Parse here and keep the trees, or parse in workers and parse again to check? `ast`
+    reads some megabytes a second: below PARALLEL_BYTES a pool costs more than it saves, and
+    above KEEP_BYTES the trees would cost too much memory."""
     size = 0
     for result in files:
         try:
             size += os.path.getsize(result.path)
         except OSError:
             pass
-    return size < PARALLEL_BYTES
+    if size > KEEP_BYTES:
+        return False
+    return workers.jobs == 1 or size < PARALLEL_BYTES
 
 
 def _parse_all(files: list[FileResult], workers: _Workers, progress, keep: bool) -> list:
@@ -296,21 +303,81 @@ def run(paths: list[Path], settings: Settings = Settings(), progress=None) -> Ru
     seen = {os.path.abspath(path) for path in found.files}
     walked = [os.path.abspath(p) + os.sep for p in paths if p.is_dir() and not p.is_symlink()]
     context = []
-    for root in sorted({module_name_for(path)[0] for path in found.files}):
-        if any((str(root) + os.sep).startswith(w) for w in walked):
-            continue  # every file below a walked folder is already there
-        for path in discover([root], list(settings.exclude)).files:
-            if os.path.abspath(path) not in seen:
-                seen.add(os.path.abspath(path))
-                context.append(FileResult(path))
+    walk, shallow = set(), set()
+    for path in found.files:
+        folders, files_of = context_folders(path, module_name_for(path)[0])
+        walk.update(folders)
+        shallow.update(files_of)
+    extra = []
+    for folder in sorted(walk):
+        if not any((str(folder) + os.sep).startswith(w) for w in walked):  # else already there
+            extra += discover([folder], list(settings.exclude)).files
+    for folder in sorted(shallow):
+        extra += python_files_in(folder, list(settings.exclude))
+    for path in extra:
+        if os.path.abspath(path) not in seen:
+            seen.add(os.path.abspath(path))
+            context.append(FileResult(path))
     everything = results + context
+    cached = _Cached(paths, everything, settings) if settings.cache else None
+    if cached is not None and cached.answer(results):
+        return RunResult(results, found.skipped)
     with _Workers(settings.jobs) as workers:
         selected = _select(everything, workers, progress)
         _fix_all(selected, settings, [r for r in everything if r.error], workers, progress)
     for result in context:  # never written: what it would share with a target cannot be made
         result.failed_groups |= {f.fix.group for f in result.applied if f.fix and f.fix.group}
     _revert_failed_groups(everything)
+    if cached is not None:
+        cached.store(results, settings)
     return RunResult(results, found.skipped)
+
+
+class _Cached:
+    """The result cache's entry for this run (see `codemods.engine.cache`)."""
+
+    def __init__(self, paths: list[Path], files: list[FileResult], settings: Settings) -> None:
+        contents = []
+        for result in files:
+            try:
+                data = read_bytes(result.path)
+            except SourceError as exc:
+                data = f"\0unreadable: {exc}".encode()
+            contents.append((os.path.abspath(result.path), data))
+        self.contents = dict(contents)
+        self.settings_key = settings.key()
+        self.paths_key = "\0".join(sorted(os.path.abspath(p) for p in paths))
+        self.key = cache.digest(self.settings_key, contents)
+        self.folder = cache.folder_for(project_root(paths[0]) if paths else None)
+
+    def answer(self, results: list[FileResult]) -> bool:
+        entry = cache.load(self.folder, self.settings_key, self.paths_key, self.key)
+        if entry is None or set(entry) != {os.path.abspath(r.path) for r in results}:
+            return False
+        for result in results:
+            data = entry[os.path.abspath(result.path)]
+            result.original = self.contents[os.path.abspath(result.path)]
+            result.fixed = cache.decode_bytes(data["fixed"])
+            result.error, result.internal_error = data["error"], data["internal_error"]
+            result.notes = data["notes"]
+            for name in ("findings", "initial", "applied"):
+                setattr(result, name, [cache.finding_from_json(f) for f in data[name]])
+        return True
+
+    def store(self, results: list[FileResult], settings: Settings) -> None:
+        if any(r.internal_error for r in results):
+            return
+        entry = {}
+        for result in results:
+            _detach(result, settings)
+            entry[os.path.abspath(result.path)] = {
+                "fixed": cache.encode_bytes(result.fixed),
+                "error": result.error, "internal_error": result.internal_error,
+                "notes": result.notes,
+                **{name: [cache.finding_to_json(f) for f in getattr(result, name)]
+                   for name in ("findings", "initial", "applied")},
+            }
+        cache.store(self.folder, self.settings_key, self.paths_key, self.key, entry)
 
 
 def run_source(data: bytes, path: Path, settings: Settings = Settings()) -> FileResult:
@@ -333,42 +400,52 @@ def _parse(result: FileResult, data: bytes | None = None) -> _Parsed | None:
         if data is None:
             data = result.original = read_bytes(result.path)
         source = SourceText.decode(data)
-        module = cst.parse_module(source.text)
-        if module.code != source.text:
-            # LibCST does not always reproduce what it parsed (seen: blank lines before a
-            # last, indented comment with no final newline); fixing would change other lines.
-            raise SourceError("LibCST cannot reproduce this file byte for byte, so no fix is safe")
+        tree = parse_ast(source.text, result.path)
     except SourceError as exc:
         result.error = str(exc)
         return None
-    except cst.ParserSyntaxError as exc:
-        result.error = _syntax_error(source.text, exc)
+    except SyntaxError as exc:
+        result.error = _syntax_error(exc)
         return None
-    except RecursionError:
+    except ValueError as exc:  # source code string cannot contain null bytes
+        result.error = f"cannot parse: {exc}"
+        return None
+    except (RecursionError, MemoryError):
         result.error = "cannot parse: nested too deeply"
         return None
     root, where = module_name_for(result.path)
+    positions = Positions(source.text)
     try:
-        collected = collect_facts(module, result.path, where)
+        collected = collect_facts(tree, positions, result.path, where)
     except ImportError as exc:  # `from .. import x` above the top package: names cannot resolve
         result.error = f"cannot resolve its imports: {exc}"
+        return None
+    except RecursionError:
+        result.error = "cannot parse: nested too deeply"
         return None
     except Exception as exc:
         result.error, result.internal_error = f"internal error while indexing ({exc!r})", True
         result.failed_groups.add(ANY_GROUP)
         return None
-    return _Parsed(result, source, root, where, collected)
+    return _Parsed(result, source, root, where, tree, positions, collected)
 
 
-def _syntax_error(text: str, exc: cst.ParserSyntaxError) -> str:
-    """Python's own wording and position when it agrees the file is invalid."""
-    try:
-        compile(text, "<file>", "exec", dont_inherit=True, flags=0x400)  # PyCF_ONLY_AST
-    except SyntaxError as python:
-        return f"cannot parse: line {python.lineno}, column {python.offset}: {python.msg}"
-    except (ValueError, RecursionError, MemoryError):
-        pass
-    return f"cannot parse: line {exc.raw_line}, column {exc.raw_column + 1}: {exc.message}"
+def _syntax_error(exc: SyntaxError) -> str:
+    """Python's own wording, and its position where it gives one."""
+    where = []
+    if exc.lineno is not None:
+        where.append(f"line {exc.lineno}")
+        if exc.offset is not None:
+            where.append(f"column {exc.offset}")
+    message = exc.msg or "invalid syntax"
+    return f"cannot parse: {', '.join(where)}: {message}" if where else f"cannot parse: {message}"
+
+
+def parse_ast(text: str, path: Path) -> ast.Module:
+    """Python's own parser, quietly: a file's invalid escape sequences are not ours to warn of."""
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        return ast.parse(text, str(path))
 
 
 def _fix_all(selected: list, settings: Settings, unparsed, workers: "_Workers", progress) -> None:
@@ -431,20 +508,20 @@ def _revert_failed_groups(results: list[FileResult]) -> None:
 
 def _fix_file(item: _Parsed, index: ProjectIndex, rules: list[Rule], settings: Settings) -> None:
     result, collected = item.result, item.collected
-    module = collected.wrapper.module
+    tree, positions = item.tree, item.positions
     applied: list[Finding] = []
     attempted: set[str] = set()
     for _ in range(MAX_ROUNDS):
         ctx = FileContext(
-            result.path, module, collected, index.replacing(collected.facts), settings.unsafe_fixes
+            result.path, positions, tree, collected, index.replacing(collected.facts),
+            settings.unsafe_fixes,
         )
         try:
             findings = _check(rules, ctx)
-            source = module.code if findings else ""
             for finding in findings:
-                finding.source = source
+                finding.source = positions.text
                 if finding.fix is not None:
-                    finding.preview = partial(_preview, module, finding.fix, item.where)
+                    finding.preview = partial(_preview, positions, finding.fix, item.where)
             if not result.initial:
                 result.initial = findings
         except _RuleCrashed as crash:
@@ -459,20 +536,27 @@ def _fix_file(item: _Parsed, index: ProjectIndex, rules: list[Rule], settings: S
         if not fixable:
             break
         attempted |= {f.fix.group for f in fixable if f.fix.group}
+        codes = ", ".join(sorted({f.code for f in fixable}))
+        from . import fixer  # LibCST: only for files that get a fix
+
         try:
-            module = cst.parse_module(_apply(module, [f.fix for f in fixable], item.where).code)
-        except cst.ParserSyntaxError:
-            codes = ", ".join(sorted({f.code for f in fixable}))
+            text = fixer.fixed_text(positions, [f.fix for f in fixable], item.where)
+            tree = parse_ast(text, result.path)
+        except SyntaxError:
             result.notes.append(f"fix ({codes}) introduced a syntax error; reverting all changes")
             _report_unfixed(result, attempted)
             return
+        except fixer.CannotFix as exc:  # the file is named with the reason, its findings kept
+            result.error = str(exc)
+            _report_unfixed(result, attempted)
+            return
         except Exception as exc:  # a rule's edit failed: keep the file, say which rule
-            codes = ", ".join(sorted({f.code for f in fixable}))
             result.notes.append(f"fix ({codes}) failed ({exc!r}); reverting all changes")
             _report_unfixed(result, attempted)
             return
         applied.extend(fixable)
-        collected = collect_facts(module, result.path, item.where)
+        positions = Positions(text)
+        collected = collect_facts(tree, positions, result.path, item.where)
     else:
         result.notes.append("fixes did not converge; reverting all changes")
         _report_unfixed(result, attempted)
@@ -481,10 +565,16 @@ def _fix_file(item: _Parsed, index: ProjectIndex, rules: list[Rule], settings: S
     result.applied = applied
     if applied:
         try:
-            result.fixed = item.source.encode(module.code)
+            result.fixed = item.source.encode(positions.text)
         except SourceError as exc:
             result.notes.append(f"{exc}; reverting all changes")
             _report_unfixed(result, attempted)
+
+
+def _preview(positions: Positions, fix: Fix, where: Where) -> str:
+    from . import fixer
+
+    return fixer.fixed_text(positions, [fix], where)
 
 
 class _RuleCrashed(Exception):
@@ -503,7 +593,7 @@ def _check(rules: list[Rule], ctx: FileContext) -> list[Finding]:
             raise _RuleCrashed(f"internal error in {rule.code} ({exc!r})") from exc
     if not findings:
         return findings
-    lines = ctx.module.code.split("\n")
+    lines = ctx.text.split("\n")
     return [f for f in findings if not _suppressed(f, lines)]
 
 
@@ -522,106 +612,3 @@ def _report_unfixed(result: FileResult, attempted: set[str]) -> None:
     result.applied = []
     result.fixed = None
     result.failed_groups |= attempted
-
-
-class _ApplyEdits(cst.CSTTransformer):
-    def __init__(self, edits) -> None:
-        super().__init__()
-        self.edits = edits
-
-    def on_leave(self, original_node, updated_node):
-        for edit in self.edits.get(id(original_node), ()):
-            if not isinstance(updated_node, cst.CSTNode):
-                break
-            updated_node = edit(updated_node)
-        return updated_node
-
-
-def _preview(module: cst.Module, fix: Fix, where: ModuleNameAndPackage) -> str:
-    return _apply(module, [fix], where).code
-
-
-def _apply(module: cst.Module, fixes: list[Fix], where: ModuleNameAndPackage) -> cst.Module:
-    original = module
-    edits = defaultdict(list)
-    imports, unused = [], []
-    for fix in fixes:
-        for node, edit in fix.edits:
-            edits[id(node)].append(edit)
-        imports.extend(fix.imports)
-        unused.extend(fix.unused_imports)
-    module = module.visit(_ApplyEdits(edits))
-    full = CodemodContext(full_module_name=where.name, full_package_name=where.package)
-    sorted_before = _sorted_import_lines(module)
-    # With a package name LibCST merges an absolute import into an existing relative one of
-    # the same module; without one it keeps a new relative import relative.
-    absolute = [i for i in imports if not i.relative]
-    relative = [i for i in imports if i.relative]
-    if absolute:
-        module = AddImportsVisitor(full, absolute).transform_module(module)
-    if relative:
-        module = AddImportsVisitor(CodemodContext(), relative).transform_module(module)
-    # Last, so that new names merge into an import line before its old names leave it.
-    if unused:
-        removals = [(module_name, name, None) for module_name, name in unused]
-        module = RemoveImportsVisitor(full, removals).transform_module(module)
-    if imports:
-        module = module.visit(_KeepImportOrder(sorted_before))
-    if not _starts_blank(original) and _starts_blank(module):
-        # The first statements went (unused imports, say); their separator must not lead.
-        first = module.body[0]
-        leading = list(first.leading_lines)
-        while leading and leading[0].comment is None:
-            leading.pop(0)
-        module = module.with_changes(body=[first.with_changes(leading_lines=leading), *module.body[1:]])
-    return module
-
-
-def _starts_blank(module: cst.Module) -> bool:
-    if module.header or not module.body:
-        return False
-    leading = module.body[0].leading_lines
-    return bool(leading) and leading[0].comment is None
-
-
-def _isort_key(alias: cst.ImportAlias) -> tuple:
-    """ruff's and isort's default order-by-type: CONSTANTS, Classes, functions."""
-    name = alias.evaluated_name
-    return (0 if name.isupper() else 1 if name[:1].isupper() else 2, name)
-
-
-def _import_line_key(node: cst.ImportFrom) -> tuple:
-    return (len(node.relative), node.module and cst.Module([]).code_for_node(node.module))
-
-
-def _sorted_import_lines(module: cst.Module) -> set[tuple]:
-    keys = set()
-    for node in module.body:
-        for stmt in node.body if isinstance(node, cst.SimpleStatementLine) else ():
-            if isinstance(stmt, cst.ImportFrom) and not isinstance(stmt.names, cst.ImportStar):
-                names = list(stmt.names)
-                if names == sorted(names, key=_isort_key):
-                    keys.add(_import_line_key(stmt))
-    return keys
-
-
-class _KeepImportOrder(cst.CSTTransformer):
-    """A name merged into an import line that was in isort order keeps the line in order."""
-
-    def __init__(self, sorted_lines: set[tuple]) -> None:
-        super().__init__()
-        self.sorted_lines = sorted_lines
-
-    def leave_ImportFrom(self, original_node, updated_node):
-        if isinstance(updated_node.names, cst.ImportStar):
-            return updated_node
-        if _import_line_key(updated_node) not in self.sorted_lines:
-            return updated_node
-        names = list(updated_node.names)
-        ordered = sorted(names, key=_isort_key)
-        if ordered == names:
-            return updated_node
-        commas = [n.comma for n in names]  # keep the punctuation where it was
-        return updated_node.with_changes(
-            names=[n.with_changes(comma=c) for n, c in zip(ordered, commas)]
-        )

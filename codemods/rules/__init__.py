@@ -1,10 +1,11 @@
-"""Every rule fixsessions runs, in code order. Adding a rule is one line here."""
+"""Every rule fixsessions runs, in code order. Adding a rule is one module and one line here."""
 
 from __future__ import annotations
 
-from codemods.caches import GlobalOrmCache, MemoizedOrm
-from codemods.handmade_sessions import HandMadeSession
-from codemods.reports import (
+from .base import Rule
+from .caches import GlobalOrmCache, MemoizedOrm
+from .handmade_sessions import HandMadeSession
+from .reports import (
     BandAidRefresh,
     LateCleanup,
     LegacyScopefunc,
@@ -13,8 +14,7 @@ from codemods.reports import (
     SharedSession,
     UncommittedWrite,
 )
-from codemods.rule import Rule
-from codemods.teardown import MissingTeardown, TeardownClose
+from .teardown import MissingTeardown, TeardownClose
 
 RULES: tuple[type[Rule], ...] = (
     MissingTeardown,

@@ -7,8 +7,8 @@ import difflib
 import json
 from typing import Callable, Iterable
 
-from codemods import __version__
-from codemods.rule import Finding
+from .. import __version__
+from ..rules.base import Finding
 
 SECTIONS = (
     ("What it finds", "what"),

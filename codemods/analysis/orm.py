@@ -1,0 +1,536 @@
+"""What an expression queries, as plain data the index can judge: does it return ORM objects?
+
+``db_session.query(Asset).order_by(Asset.symbol).all()`` is summarised as root
+``pkg.database.db_session``, entities ``{pkg.models.Asset, ...}`` and terminal ``all``. Whether
+the root is a known session (a registry, Flask-SQLAlchemy's ``db.session``, a local session, or
+``Model.query``) and whether an entity is a mapped class is decided by the index, which knows
+every module's registries and models; names alone decide nothing.
+
+`collect_orm` reads one module's `ast` in a single walk, in source order (the order LibCST's
+visitor went in), and keeps the `ast` nodes FS003 edits.
+"""
+
+from __future__ import annotations
+
+import ast
+from dataclasses import dataclass, field
+from typing import Callable
+
+from .location import Location, Positions
+from .names import Names
+
+DECLARATIVE_BASE = frozenset(
+    {
+        "sqlalchemy.orm.declarative_base",
+        "sqlalchemy.ext.declarative.declarative_base",
+        "sqlalchemy.orm.decl_api.declarative_base",
+    }
+)
+DECLARATIVE_CLASS = frozenset(
+    {
+        "sqlalchemy.orm.DeclarativeBase",
+        "sqlalchemy.orm.DeclarativeBaseNoMeta",
+        "sqlalchemy.orm.decl_api.DeclarativeBase",
+    }
+)
+FLASK_SQLALCHEMY = frozenset({"flask_sqlalchemy.SQLAlchemy", "flask_sqlalchemy.extension.SQLAlchemy"})
+LRU_CACHE = frozenset({"functools.lru_cache", "functools.cache"})
+CACHETOOLS = frozenset({"cachetools.cached", "cachetools.func.ttl_cache", "cachetools.func.lru_cache"})
+FLASK_CACHING = frozenset({"flask_caching.Cache"})
+
+# Terminal calls that hand back mapped objects (given a mapped entity).
+OBJECT_TERMINALS = frozenset(
+    {"all", "first", "one", "one_or_none", "get", "scalar_one", "scalar_one_or_none", "fetchall"}
+)
+# Calls in the chain after which rows hold columns, not objects.
+COLUMN_ONLY = frozenset({"with_entities", "values", "count", "exists"})
+
+FUNCTIONS = (ast.FunctionDef, ast.AsyncFunctionDef)
+
+
+def full_qnames(names: Names, node: ast.AST | None) -> frozenset[str]:
+    """Qualified names of any expression, as LibCST's FullyQualifiedNameProvider gave them:
+    a call stands for what it calls and a subscript for what it indexes (``get_cache()`` is
+    ``pkg.mod.get_cache``), ``True``/``False``/``None`` are builtins, and an attribute of
+    anything else (``"".join``) was LibCST's ``None.join``, the builtin `None`."""
+    current = node
+    while isinstance(current, (ast.Call, ast.Subscript)):
+        current = current.func if isinstance(current, ast.Call) else current.value
+    base = current
+    while isinstance(base, (ast.Attribute, ast.Call, ast.Subscript)):
+        base = base.func if isinstance(base, ast.Call) else base.value
+    if _named_constant(base):
+        return frozenset({f"builtins.{base.value}"})
+    if isinstance(base, ast.Name):
+        return names.qnames(current)
+    return frozenset({"builtins.None"}) if isinstance(current, ast.Attribute) else frozenset()
+
+
+@dataclass(frozen=True)
+class QuerySummary:
+    roots: frozenset[str]  # qualified names of the chain's first name
+    root_attr: str | None  # `query` in `Model.query....`
+    entities: frozenset[str]  # qualified names of names passed as positional arguments
+    methods: tuple[str, ...]  # method names along the chain, first to last
+
+    @property
+    def terminal(self) -> str | None:
+        return self.methods[-1] if self.methods else None
+
+
+def _arguments(call: ast.Call) -> list[ast.expr]:
+    """The values a call passes (LibCST's ``arg.value``: ``*rows`` gives ``rows``)."""
+    values = [a.value if isinstance(a, ast.Starred) else a for a in call.args]
+    return values + [k.value for k in call.keywords]
+
+
+def summarise(
+    node: ast.expr, qnames: Callable[[ast.AST], frozenset[str]]
+) -> QuerySummary | None:
+    """The query a call chain makes, or None when ``node`` is not a method-call chain."""
+    if not isinstance(node, ast.Call):
+        return None
+    methods: list[str] = []
+    entities: set[str] = set()
+    current: ast.expr = node
+    while True:
+        if isinstance(current, ast.Call):
+            for value in _arguments(current):
+                entities |= _entities(value, qnames)
+            current = current.func
+        elif isinstance(current, ast.Attribute):
+            methods.append(current.attr)
+            inner = current.value
+            if isinstance(inner, (ast.Name, ast.Attribute)):
+                if isinstance(inner, ast.Attribute) and inner.attr == "query":
+                    return QuerySummary(
+                        qnames(inner.value), "query", frozenset(entities) | qnames(inner.value),
+                        tuple(reversed(methods)),
+                    )
+                return QuerySummary(qnames(inner), None, frozenset(entities), tuple(reversed(methods)))
+            current = inner
+        else:
+            return None
+
+
+def _entities(value: ast.expr, qnames) -> set[str]:
+    """Names passed as arguments, looking inside nested calls (`select(Model)`), not inside
+    attributes (`Model.id` is a column, not an entity)."""
+    if isinstance(value, ast.Name) or _named_constant(value):
+        return set(qnames(value))
+    if isinstance(value, ast.Call):
+        found: set[str] = set()
+        for arg in _arguments(value):
+            found |= _entities(arg, qnames)
+        if isinstance(value.func, ast.Attribute):
+            found |= _entities(value.func.value, qnames)
+        return found
+    return set()
+
+
+@dataclass
+class GlobalQuery:
+    """``NAME = <query>`` at module level: run once, at import."""
+
+    qname: str
+    name: str
+    query: QuerySummary
+    location: Location
+
+
+@dataclass
+class Memo:
+    """``if key not in CACHE: CACHE[key] = <query>`` then ``return CACHE[key]``."""
+
+    function: str
+    cache: frozenset[str]  # qualified names of the dict
+    query: QuerySummary
+    location: Location
+    shape: str | None  # None for the plain shape the fix rewrites; "other" is only reported
+
+
+@dataclass
+class CachedFunction:
+    """A function under a caching decorator, with the queries it makes."""
+
+    qname: str
+    decorator: frozenset[str]  # qualified names of the decorator (or its owner, for FS004)
+    kind: str  # "lru" (functools), "flask-caching", "cachetools"
+    queries: list[QuerySummary]
+    location: Location
+
+
+@dataclass
+class OrmFacts:
+    declarative_bases: set[str] = field(default_factory=set)
+    flask_sqlalchemy: set[str] = field(default_factory=set)  # `db = SQLAlchemy()`
+    flask_caches: set[str] = field(default_factory=set)  # `cache = Cache()`
+    classes: dict[str, frozenset[str]] = field(default_factory=dict)  # class -> its bases
+    local_sessions: dict[str, frozenset[str]] = field(default_factory=dict)  # f.<locals>.s -> callee
+    globals: list[GlobalQuery] = field(default_factory=list)
+    memos: list[Memo] = field(default_factory=list)
+    cached: list[CachedFunction] = field(default_factory=list)
+    import_time_refs: set[str] = field(default_factory=set)  # names read while importing
+    declared_global: set[str] = field(default_factory=set)  # `global X` in a function
+    cache_clear: set[str] = field(default_factory=set)  # X in X.cache_clear()/cache_info()
+
+
+def _named_constant(node: ast.AST) -> bool:
+    """``True``, ``False`` or ``None``: names, with qualified names, to LibCST."""
+    return isinstance(node, ast.Constant) and any(node.value is c for c in (True, False, None))
+
+
+def _subscript_of(node: ast.AST | None, cache: str, key: str) -> bool:
+    """``cache[key]``"""
+    return (
+        isinstance(node, ast.Subscript)
+        and isinstance(node.value, ast.Name)
+        and node.value.id == cache
+        and isinstance(node.slice, ast.Name)
+        and node.slice.id == key
+    )
+
+
+def _on_own_line(positions: Positions, stmt: ast.stmt) -> bool:
+    """Whether ``stmt`` starts its line (an indented block, not ``if x: y``)."""
+    line = positions.lines[stmt.lineno - 1] if stmt.lineno <= len(positions.lines) else ""
+    return not line[: positions.column(stmt.lineno, stmt.col_offset)].strip()
+
+
+def _memo_shape(if_node: ast.If, following: ast.stmt | None, after: ast.stmt | None, qnames, positions):
+    """(cache qnames, query node, return node) for the plain memo shape, else None.
+    ``after`` is the statement after ``following`` (it must not share its line)."""
+    test = if_node.test
+    if not (
+        isinstance(test, ast.Compare)
+        and len(test.ops) == 1
+        and isinstance(test.ops[0], ast.NotIn)
+        and isinstance(test.comparators[0], ast.Name)
+        and isinstance(test.left, ast.Name)
+    ):
+        return None
+    key, cache = test.left.id, test.comparators[0].id
+    body = if_node.body
+    if if_node.orelse or len(body) != 1 or not _on_own_line(positions, body[0]):
+        return None
+    store = body[0]
+    if not (
+        isinstance(store, ast.Assign)
+        and len(store.targets) == 1
+        and _subscript_of(store.targets[0], cache, key)
+        and isinstance(store.value, ast.Call)
+    ):
+        return None
+    if not (
+        isinstance(following, ast.Return)
+        and _subscript_of(following.value, cache, key)
+        and (after is None or after.lineno != following.end_lineno)  # alone on its line
+    ):
+        return None
+    return qnames(test.comparators[0]), store.value, following
+
+
+class CacheCollector:
+    """Collects `OrmFacts` and the nodes FS003 edits (``ast`` nodes: the `Assign` of a
+    global, the memo's `If`, query `Call` and `Return`, the cached `FunctionDef`)."""
+
+    def __init__(self, names: Names, positions: Positions, module_name: str) -> None:
+        self.names = names
+        self.positions = positions
+        self.module_name = module_name
+        self.facts = OrmFacts()
+        self.functions: list[str] = []
+        self.classes = 0
+        self.global_statements: dict[str, ast.stmt] = {}
+        self.memo_nodes: dict[Location, tuple] = {}
+        self.cached_nodes: dict[str, ast.FunctionDef | ast.AsyncFunctionDef] = {}
+
+    def qnames(self, node: ast.AST) -> frozenset[str]:
+        return full_qnames(self.names, node)
+
+    def location(self, node: ast.AST) -> Location:
+        return self.positions.location(node)
+
+    # -- the walk, in LibCST's order --------------------------------------------------------
+    def run(self, tree: ast.Module) -> None:
+        # The module's body is no indented block: no memo is looked for there.
+        for stmt in tree.body:
+            self.visit(stmt)
+
+    def visit(self, node: ast.AST) -> None:
+        kind = type(node)
+        if kind is ast.Name:
+            self._read(node)
+            return
+        if kind is ast.Constant:
+            if _named_constant(node) and not (self.functions or self.classes):
+                self.facts.import_time_refs |= self.qnames(node)
+            return
+        if kind in FUNCTIONS:
+            self._function(node)
+            return
+        if kind is ast.ClassDef:
+            self._class(node)
+            return
+        if kind is ast.Attribute:
+            self._attribute(node)
+        elif kind is ast.Call:
+            self._call(node)
+            self.visit(node.func)
+            self._visit_all(_call_arguments(node))
+            return
+        elif kind is ast.Assign:
+            self._assign(node)
+        elif kind is ast.Global:
+            for name in node.names:
+                self.facts.declared_global.add(f"{self.module_name}.{name}")
+            return
+        elif kind is ast.withitem:
+            self._with_item(node)
+        elif kind is ast.If:
+            self.visit(node.test)
+            self._block(node.body)
+            self._block(node.orelse)
+            return
+        elif kind in (ast.For, ast.AsyncFor):
+            self.visit(node.target)
+            self.visit(node.iter)
+            self._block(node.body)
+            self._block(node.orelse)
+            return
+        elif kind is ast.While:
+            self.visit(node.test)
+            self._block(node.body)
+            self._block(node.orelse)
+            return
+        elif kind in (ast.With, ast.AsyncWith):
+            self._visit_all(node.items)
+            self._block(node.body)
+            return
+        elif kind in TRIES:
+            self._block(node.body)
+            for handler in node.handlers:
+                if handler.type is not None:
+                    self.visit(handler.type)
+                self._block(handler.body)
+            self._block(node.orelse)
+            self._block(node.finalbody)
+            return
+        elif kind is ast.Match:
+            self.visit(node.subject)
+            for case in node.cases:
+                self.visit(case.pattern)
+                if case.guard is not None:
+                    self.visit(case.guard)
+                self._block(case.body)
+            return
+        elif kind is ast.Dict:
+            for key, value in zip(node.keys, node.values):
+                if key is not None:
+                    self.visit(key)
+                self.visit(value)
+            return
+        elif kind is ast.IfExp:
+            self.visit(node.body)
+            self.visit(node.test)
+            self.visit(node.orelse)
+            return
+        elif kind is ast.Lambda:
+            self._visit_all(_parameters(node.args))
+            self.visit(node.body)
+            return
+        for child in ast.iter_child_nodes(node):
+            self.visit(child)
+
+    def _visit_all(self, nodes) -> None:
+        for node in nodes:
+            self.visit(node)
+
+    def _block(self, body: list[ast.stmt]) -> None:
+        if body:
+            self._memos(body)
+            self._visit_all(body)
+
+    # -- what LibCST's visit_* methods did --------------------------------------------------
+    def _class(self, node: ast.ClassDef) -> None:
+        qname = self.names.definition(node)
+        if qname:
+            bases = frozenset(
+                q for base in node.bases
+                for q in self.qnames(base.value if isinstance(base, ast.Starred) else base)
+            )
+            self.facts.classes[qname] = bases
+            if bases & DECLARATIVE_CLASS:
+                self.facts.declarative_bases.add(qname)
+        self.classes += 1
+        self._visit_all(node.decorator_list)
+        self._visit_all(node.bases)
+        self._visit_all(node.keywords)
+        self._block(node.body)
+        self.classes -= 1
+
+    def _function(self, node) -> None:
+        qname = self.names.definition(node) or node.name
+        self.functions.append(qname)
+        for expr in node.decorator_list:
+            target = expr.func if isinstance(expr, ast.Call) else expr
+            names = self.qnames(target)
+            kind = None
+            if names & LRU_CACHE:
+                kind = "lru"
+            elif names & CACHETOOLS:
+                kind = "cachetools"
+            elif isinstance(target, ast.Attribute) and target.attr in ("cached", "memoize"):
+                kind, names = "flask-caching", self.qnames(target.value)
+            if kind:
+                queries = [
+                    q for call in _calls_in(node.body)
+                    if (q := summarise(call, self.qnames)) is not None
+                ]
+                self.facts.cached.append(
+                    CachedFunction(qname, names, kind, queries, self.positions.name_location(node))
+                )
+                self.cached_nodes[qname] = node
+        self._visit_all(node.decorator_list)
+        self._visit_all(_parameters(node.args))
+        if node.returns is not None:
+            self.visit(node.returns)
+        self._block(node.body)
+        self.functions.pop()
+
+    def _memos(self, body: list[ast.stmt]) -> None:
+        if not self.functions:
+            return
+        for index, stmt in enumerate(body):
+            if not isinstance(stmt, ast.If):
+                continue
+            following = body[index + 1] if index + 1 < len(body) else None
+            after = body[index + 2] if index + 2 < len(body) else None
+            shape = _memo_shape(stmt, following, after, self.qnames, self.positions)
+            if shape is None:
+                continue
+            cache, query_node, returns = shape
+            query = summarise(query_node, self.qnames)
+            if query is None:
+                continue
+            memo = Memo(self.functions[-1], cache, query, self.location(stmt), None)
+            self.facts.memos.append(memo)
+            self.memo_nodes[memo.location] = (stmt, query_node, returns)
+
+    def _other_memo(self, container: ast.expr, value: ast.expr, node: ast.AST) -> None:
+        """A module-level container filled with a query result in a shape the fix does not
+        rewrite: reported only."""
+        if not self.functions or not isinstance(container, ast.Name):
+            return
+        names = self.qnames(container)
+        if not any(q.count(".<locals>.") == 0 and "." in q for q in names):
+            return
+        query = summarise(value, self.qnames) if isinstance(value, ast.Call) else None
+        if query is None:
+            return
+        location = self.location(node)
+        if any(memo.cache == names and memo.function == self.functions[-1] for memo in self.facts.memos):
+            return  # the plain shape, recorded by _memos
+        self.facts.memos.append(Memo(self.functions[-1], names, query, location, "other"))
+
+    def _call(self, node: ast.Call) -> None:
+        func = node.func
+        if isinstance(func, ast.Attribute) and func.attr in ("setdefault", "append", "add", "update"):
+            arguments = _call_arguments(node)
+            if arguments:
+                last = arguments[-1]
+                self._other_memo(func.value, last.value if isinstance(last, (ast.Starred, ast.keyword)) else last, node)
+
+    def _assign(self, node: ast.Assign) -> None:
+        for target in node.targets:
+            if isinstance(target, ast.Subscript):
+                self._other_memo(target.value, node.value, node)
+        if len(node.targets) != 1 or not isinstance(node.targets[0], ast.Name):
+            return
+        target = node.targets[0]
+        if not isinstance(node.value, ast.Call):
+            return
+        if self.functions:
+            self.facts.local_sessions[min(self.qnames(target), default="")] = self.qnames(node.value.func)
+            return
+        if self.classes:
+            return
+        callee = self.qnames(node.value.func)
+        qname = f"{self.module_name}.{target.id}"
+        if callee & DECLARATIVE_BASE:
+            self.facts.declarative_bases.add(qname)
+        if callee & FLASK_SQLALCHEMY:
+            self.facts.flask_sqlalchemy.add(qname)
+        if callee & FLASK_CACHING:
+            self.facts.flask_caches.add(qname)
+        query = summarise(node.value, self.qnames)
+        if query is not None and query.methods:
+            self.facts.globals.append(GlobalQuery(qname, target.id, query, self.location(target)))
+            self.global_statements[qname] = node
+
+    def _with_item(self, node: ast.withitem) -> None:
+        if self.functions and isinstance(node.optional_vars, ast.Name):
+            item = node.context_expr
+            if isinstance(item, ast.Call):
+                name = min(self.qnames(node.optional_vars), default="")
+                self.facts.local_sessions[name] = self.qnames(item.func)
+
+    def _attribute(self, node: ast.Attribute) -> None:
+        if node.attr in ("cache_clear", "cache_info"):
+            self.facts.cache_clear |= self.qnames(node.value)
+        self._read(node)
+
+    def _read(self, node) -> None:
+        """Names read at import time: every name or attribute loaded outside functions and
+        classes (decorators, defaults and bases included, as LibCST's visitor counted them
+        inside)."""
+        if self.functions or self.classes:
+            return
+        if isinstance(node.ctx, ast.Load):
+            self.facts.import_time_refs |= self.qnames(node)
+
+
+TRIES = (ast.Try, ast.TryStar) if hasattr(ast, "TryStar") else (ast.Try,)
+
+
+def _call_arguments(node: ast.Call) -> list[ast.AST]:
+    """Positional and keyword arguments in source order (as LibCST keeps them)."""
+    if not node.keywords:
+        return list(node.args)
+    return sorted([*node.args, *node.keywords], key=lambda a: (a.lineno, a.col_offset))
+
+
+def _parameters(args: ast.arguments) -> list[ast.AST]:
+    """A signature's annotations and defaults in source order."""
+    found: list[ast.AST] = []
+    positional = [*args.posonlyargs, *args.args]
+    defaults = [None] * (len(positional) - len(args.defaults)) + list(args.defaults)
+    for arg, default in zip(positional, defaults):
+        found += [n for n in (arg.annotation, default) if n is not None]
+    if args.vararg is not None and args.vararg.annotation is not None:
+        found.append(args.vararg.annotation)
+    for arg, default in zip(args.kwonlyargs, args.kw_defaults):
+        found += [n for n in (arg.annotation, default) if n is not None]
+    if args.kwarg is not None and args.kwarg.annotation is not None:
+        found.append(args.kwarg.annotation)
+    return found
+
+
+def _calls_in(body: list[ast.stmt]) -> list[ast.Call]:
+    """Every call in a function's body, nested functions and classes included, in source
+    order (LibCST's ``m.findall(node.body, m.Call())``)."""
+    found: list[ast.Call] = []
+    stack: list[ast.AST] = list(reversed(body))
+    while stack:
+        node = stack.pop()
+        if isinstance(node, ast.Call):
+            found.append(node)
+        stack.extend(reversed(list(ast.iter_child_nodes(node))))
+    return found
+
+
+def collect_orm(tree: ast.Module, names: Names, positions: Positions, module_name: str) -> CacheCollector:
+    """The module's `OrmFacts` (``.facts``) and the nodes FS003 edits."""
+    collector = CacheCollector(names, positions, module_name)
+    collector.run(tree)
+    return collector

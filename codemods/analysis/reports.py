@@ -1,0 +1,201 @@
+"""Facts the report rules (FS006-FS012) need, collected in one pass per module's `ast`: views,
+session method calls, module-level and `self.` sessions, session `with` scopes and the slow
+calls inside them, pushed app contexts and registry scopefuncs."""
+
+from __future__ import annotations
+
+import ast
+from dataclasses import dataclass, field
+
+from .location import Location, Positions
+from .names import Names
+
+ROUTE_METHODS = frozenset({"route", "get", "post", "put", "patch", "delete"})
+BLUEPRINT = frozenset({"flask.Blueprint", "flask.blueprints.Blueprint"})
+SCOPED_SESSION = frozenset({"sqlalchemy.orm.scoped_session", "sqlalchemy.orm.scoping.scoped_session"})
+SESSION_METHODS = frozenset(
+    {"expire_all", "expunge_all", "refresh", "remove", "add", "add_all", "delete", "merge",
+     "commit", "rollback", "flush", "bulk_save_objects"}
+)
+SLOW_PREFIXES = (
+    "requests.", "httpx.", "urllib.request.", "http.client.", "subprocess.", "smtplib.",
+    "boto3.", "socket.", "time.sleep", "asyncio.sleep", "aiohttp.",
+)
+FUNCTIONS = (ast.FunctionDef, ast.AsyncFunctionDef)
+
+
+@dataclass(frozen=True)
+class SessionCall:
+    function: str | None
+    owner: frozenset[str]
+    method: str
+    location: Location
+
+
+@dataclass
+class SessionScope:
+    """`with X(...) as s:` in a function, with what it calls that can take long."""
+
+    callee: frozenset[str]
+    slow: list[tuple[str, Location]]
+
+
+@dataclass
+class ReportFacts:
+    blueprints: set[str] = field(default_factory=set)
+    views: dict[str, frozenset[str]] = field(default_factory=dict)  # function -> route owners
+    session_calls: list[SessionCall] = field(default_factory=list)
+    module_sessions: list[tuple[str, frozenset[str], Location]] = field(default_factory=list)
+    self_sessions: list[tuple[str, frozenset[str], Location]] = field(default_factory=list)
+    instantiated_at_import: set[str] = field(default_factory=set)  # callee qnames
+    scopes: list[SessionScope] = field(default_factory=list)
+    pushes: list[Location] = field(default_factory=list)
+    scopefuncs: list[tuple[str, frozenset[str], Location]] = field(default_factory=list)
+
+
+def collect_reports(tree: ast.Module, names: Names, positions: Positions, module_name: str) -> ReportFacts:
+    collector = _ReportCollector(names, positions, module_name)
+    collector.visit(tree)
+    return collector.facts
+
+
+def _children(node: ast.AST) -> list[ast.AST]:
+    """``node``'s children in source order, the order LibCST visited them in (`ast` keeps
+    decorators after the body, the test of ``a if test else b`` first, a dict's keys apart
+    from its values, defaults apart from their parameters)."""
+    if isinstance(node, (*FUNCTIONS, ast.ClassDef)):
+        header = [node.args, node.returns] if isinstance(node, FUNCTIONS) else [*node.bases, *node.keywords]
+        return [*node.decorator_list, *(n for n in header if n is not None), *node.body]
+    if isinstance(node, ast.IfExp):
+        return [node.body, node.test, node.orelse]
+    if isinstance(node, ast.Dict):
+        return [n for pair in zip(node.keys, node.values) for n in pair if n is not None]
+    children = list(ast.iter_child_nodes(node))
+    if isinstance(node, (ast.arguments, ast.Call)):
+        children.sort(key=lambda n: (n.lineno, n.col_offset))
+    return children
+
+
+class _ReportCollector:
+    def __init__(self, names: Names, positions: Positions, module_name: str) -> None:
+        self.names = names
+        self.positions = positions
+        self.module_name = module_name
+        self.facts = ReportFacts()
+        self.functions: list[str] = []
+        self.classes: list[str] = []
+        self.scopes: list[SessionScope] = []
+        self.contexts: set[str] = set()  # module-level names bound to X.app_context()
+
+    def qnames(self, node: ast.AST) -> frozenset[str]:
+        """What LibCST named an expression: a call or a subscript stands for what it calls or
+        subscripts (``sessionmaker()()`` is ``sessionmaker``, ``f().g`` is ``f.g``)."""
+        while isinstance(node, (ast.Call, ast.Subscript)):
+            node = node.func if isinstance(node, ast.Call) else node.value
+        return self.names.qnames(node)
+
+    def location(self, node: ast.AST) -> Location:
+        return self.positions.location(node)
+
+    # -- the walk -----------------------------------------------------------------------------
+    def visit(self, node: ast.AST) -> None:
+        if isinstance(node, FUNCTIONS):
+            self.function(node)
+        elif isinstance(node, ast.ClassDef):
+            self.classes.append(self.names.definition(node))
+            self.generic_visit(node)
+            self.classes.pop()
+        elif isinstance(node, (ast.With, ast.AsyncWith)) and self.functions:
+            self.with_scope(node)
+        else:
+            if isinstance(node, ast.Assign):
+                self.assign(node)
+            elif isinstance(node, ast.Call):
+                self.call(node)
+            for child in _children(node):  # not generic_visit: one frame a level, for deep trees
+                self.visit(child)
+
+    def generic_visit(self, node: ast.AST) -> None:
+        for child in _children(node):
+            self.visit(child)
+
+    # -- scopes -------------------------------------------------------------------------------
+    def function(self, node: ast.FunctionDef | ast.AsyncFunctionDef) -> None:
+        qname = self.names.definition(node)
+        for expr in node.decorator_list:
+            func = expr.func if isinstance(expr, ast.Call) else expr
+            if isinstance(func, ast.Attribute) and func.attr in ROUTE_METHODS:
+                self.facts.views[qname] = self.facts.views.get(qname, frozenset()) | self.qnames(func.value)
+        self.functions.append(qname)
+        self.generic_visit(node)
+        self.functions.pop()
+
+    def with_scope(self, node: ast.With | ast.AsyncWith) -> None:
+        callee = frozenset(
+            q for item in node.items if isinstance(item.context_expr, ast.Call)
+            for q in self.qnames(item.context_expr.func)
+        )
+        scope = SessionScope(callee, [])
+        self.facts.scopes.append(scope)
+        self.scopes.append(scope)
+        self.generic_visit(node)
+        self.scopes.pop()
+
+    # -- statements ---------------------------------------------------------------------------
+    def assign(self, node: ast.Assign) -> None:
+        if not isinstance(node.value, ast.Call) or len(node.targets) != 1:
+            return
+        target = node.targets[0]
+        func = node.value.func
+        callee = self.qnames(func)
+        if isinstance(func, ast.Call):  # sessionmaker(...)()
+            callee |= frozenset(f"{q}()" for q in self.qnames(func.func))
+        if not self.functions and not self.classes and isinstance(target, ast.Name):
+            qname = f"{self.module_name}.{target.id}"
+            if callee & BLUEPRINT:
+                self.facts.blueprints.add(qname)
+            self.facts.module_sessions.append((qname, callee, self.location(node.value)))
+            if isinstance(func, ast.Attribute) and func.attr == "app_context":
+                self.contexts.add(target.id)
+        elif (
+            self.functions and self.classes
+            and isinstance(target, ast.Attribute) and isinstance(target.value, ast.Name)
+            and target.value.id == "self"
+        ):
+            self.facts.self_sessions.append((self.classes[-1], callee, self.location(node.value)))
+
+    def call(self, node: ast.Call) -> None:
+        func = node.func
+        callee = self.qnames(func)
+        if not self.functions and not self.classes:
+            self.facts.instantiated_at_import |= callee
+        on_a_result = isinstance(func, ast.Attribute) and isinstance(func.value, ast.Call)
+        for scope in self.scopes if not on_a_result else ():  # not `requests.get(...).json()`
+            for name in callee:
+                if name.startswith(SLOW_PREFIXES):
+                    scope.slow.append((name, self.location(node)))
+                    break
+        if callee & SCOPED_SESSION:
+            for keyword in node.keywords:
+                if keyword.arg == "scopefunc":
+                    self.facts.scopefuncs.append(
+                        (self._bound_name(node), self.qnames(keyword.value), self.location(keyword))
+                    )
+        if not isinstance(func, ast.Attribute):
+            return
+        method = func.attr
+        if method in SESSION_METHODS:
+            owner = self.qnames(func.value) if isinstance(func.value, (ast.Name, ast.Attribute)) else frozenset()
+            self.facts.session_calls.append(
+                SessionCall(self.functions[-1] if self.functions else None, owner, method, self.location(node))
+            )
+        if method == "push" and not node.args and not node.keywords and not self.functions and not self.classes:
+            pushed = func.value
+            if (
+                isinstance(pushed, ast.Call) and isinstance(pushed.func, ast.Attribute)
+                and pushed.func.attr == "app_context"
+            ) or (isinstance(pushed, ast.Name) and pushed.id in self.contexts):
+                self.facts.pushes.append(self.location(node))
+
+    def _bound_name(self, call: ast.Call) -> str:
+        return f"{self.module_name}.<scoped_session@{self.location(call).line}>"

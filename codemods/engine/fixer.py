@@ -1,0 +1,198 @@
+"""Applying fixes: the only place that parses with LibCST, and only files that get a fix.
+
+The rules decided on `ast`; `CstTree` finds the LibCST node at each edited `ast` node's place
+(positions are matched, so comments and formatting between them survive), `apply` runs every
+edit of a file in one pass and adds or drops the imports the fixes asked for.
+"""
+
+from __future__ import annotations
+
+import ast
+from collections import defaultdict
+
+import libcst as cst
+from libcst.codemod import CodemodContext
+from libcst.codemod.visitors import AddImportsVisitor, ImportItem, RemoveImportsVisitor
+from libcst.metadata import MetadataWrapper, PositionProvider
+
+from ..analysis.location import Positions
+from ..rules.base import Fix
+
+SIMPLE = (cst.SimpleStatementLine,)
+COMPOUND = {
+    ast.If: cst.If, ast.For: cst.For, ast.AsyncFor: cst.For, ast.While: cst.While,
+    ast.With: cst.With, ast.AsyncWith: cst.With, ast.Try: cst.Try, ast.FunctionDef: cst.FunctionDef,
+    ast.AsyncFunctionDef: cst.FunctionDef, ast.ClassDef: cst.ClassDef,
+}
+if hasattr(ast, "TryStar"):
+    COMPOUND[ast.TryStar] = cst.TryStar
+if hasattr(ast, "Match"):
+    COMPOUND[ast.Match] = cst.Match
+EXPRESSIONS = {ast.Name: cst.Name, ast.Attribute: cst.Attribute, ast.Call: cst.Call}
+
+
+class NoNode(Exception):
+    """An edited `ast` node has no LibCST counterpart at its place."""
+
+
+class CstTree:
+    """One file's LibCST module, and its nodes by position."""
+
+    def __init__(self, module: cst.Module, positions: Positions) -> None:
+        self.module = module
+        self.positions = positions
+        self.by_start: dict[tuple, cst.CSTNode] = {}
+        self.by_span: dict[tuple, cst.CSTNode] = {}
+        wrapper = MetadataWrapper(module, unsafe_skip_copy=True)
+        for node, pos in wrapper.resolve(PositionProvider).items():
+            kind = type(node)
+            if kind is cst.SimpleStatementLine or kind in COMPOUND.values():
+                if kind in (cst.FunctionDef, cst.ClassDef):
+                    name = wrapper.resolve(PositionProvider)[node.name].start
+                    self.by_start[(kind, name.line, name.column)] = node
+                else:
+                    self.by_start.setdefault((kind, pos.start.line, pos.start.column), node)
+            elif kind in (cst.Name, cst.Attribute, cst.Call):
+                key = (kind, pos.start.line, pos.start.column, pos.end.line, pos.end.column)
+                self.by_span.setdefault(key, node)
+
+    def cst(self, node: ast.AST) -> cst.CSTNode:
+        found = None
+        if isinstance(node, ast.Module):
+            return self.module
+        if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)):
+            where = self.positions.name_location(node)
+            found = self.by_start.get((COMPOUND[type(node)], where.line, where.column))
+        elif type(node) in COMPOUND:
+            where = self.positions.location(node)
+            found = self.by_start.get((COMPOUND[type(node)], where.line, where.column))
+        elif isinstance(node, ast.stmt):
+            where = self.positions.location(node)
+            found = self.by_start.get((cst.SimpleStatementLine, where.line, where.column))
+        elif type(node) in EXPRESSIONS:
+            where = self.positions.location(node)
+            key = (EXPRESSIONS[type(node)], where.line, where.column, where.end_line, where.end_column)
+            found = self.by_span.get(key)
+        if found is None:
+            line = getattr(node, "lineno", "?")
+            raise NoNode(f"no LibCST node for {type(node).__name__} at line {line}")
+        return found
+
+
+class _ApplyEdits(cst.CSTTransformer):
+    def __init__(self, edits, tree: CstTree) -> None:
+        super().__init__()
+        self.edits = edits
+        self.tree = tree
+
+    def on_leave(self, original_node, updated_node):
+        for edit in self.edits.get(id(original_node), ()):
+            if not isinstance(updated_node, cst.CSTNode):
+                break
+            updated_node = edit(updated_node, self.tree)
+        return updated_node
+
+
+def apply(tree: CstTree, fixes: list[Fix], module_name: str, package: str) -> cst.Module:
+    """The module with every edit of ``fixes`` made, and their imports added or dropped."""
+    original = module = tree.module
+    edits = defaultdict(list)
+    imports: list[ImportItem] = []
+    unused = []
+    for fix in fixes:
+        for node, edit in fix.edits:
+            edits[id(tree.cst(node))].append(edit)
+        imports += [ImportItem(i.module, i.name, None, i.relative) for i in fix.imports]
+        unused.extend(fix.unused_imports)
+    module = module.visit(_ApplyEdits(edits, tree))
+    full = CodemodContext(full_module_name=module_name, full_package_name=package)
+    sorted_before = _sorted_import_lines(module)
+    # With a package name LibCST merges an absolute import into an existing relative one of
+    # the same module; without one it keeps a new relative import relative.
+    absolute = [i for i in imports if not i.relative]
+    relative = [i for i in imports if i.relative]
+    if absolute:
+        module = AddImportsVisitor(full, absolute).transform_module(module)
+    if relative:
+        module = AddImportsVisitor(CodemodContext(), relative).transform_module(module)
+    # Last, so that new names merge into an import line before its old names leave it.
+    if unused:
+        removals = [(module_name, name, None) for module_name, name in unused]
+        module = RemoveImportsVisitor(full, removals).transform_module(module)
+    if imports:
+        module = module.visit(_KeepImportOrder(sorted_before))
+    if not _starts_blank(original) and _starts_blank(module):
+        # The first statements went (unused imports, say); their separator must not lead.
+        first = module.body[0]
+        leading = list(first.leading_lines)
+        while leading and leading[0].comment is None:
+            leading.pop(0)
+        module = module.with_changes(body=[first.with_changes(leading_lines=leading), *module.body[1:]])
+    return module
+
+
+def _starts_blank(module: cst.Module) -> bool:
+    if module.header or not module.body:
+        return False
+    leading = module.body[0].leading_lines
+    return bool(leading) and leading[0].comment is None
+
+
+def _isort_key(alias: cst.ImportAlias) -> tuple:
+    """ruff's and isort's default order-by-type: CONSTANTS, Classes, functions."""
+    name = alias.evaluated_name
+    return (0 if name.isupper() else 1 if name[:1].isupper() else 2, name)
+
+
+def _import_line_key(node: cst.ImportFrom) -> tuple:
+    return (len(node.relative), node.module and cst.Module([]).code_for_node(node.module))
+
+
+def _sorted_import_lines(module: cst.Module) -> set[tuple]:
+    keys = set()
+    for node in module.body:
+        for stmt in node.body if isinstance(node, cst.SimpleStatementLine) else ():
+            if isinstance(stmt, cst.ImportFrom) and not isinstance(stmt.names, cst.ImportStar):
+                names = list(stmt.names)
+                if names == sorted(names, key=_isort_key):
+                    keys.add(_import_line_key(stmt))
+    return keys
+
+
+class _KeepImportOrder(cst.CSTTransformer):
+    """A name merged into an import line that was in isort order keeps the line in order."""
+
+    def __init__(self, sorted_lines: set[tuple]) -> None:
+        super().__init__()
+        self.sorted_lines = sorted_lines
+
+    def leave_ImportFrom(self, original_node, updated_node):
+        if isinstance(updated_node.names, cst.ImportStar):
+            return updated_node
+        if _import_line_key(updated_node) not in self.sorted_lines:
+            return updated_node
+        names = list(updated_node.names)
+        ordered = sorted(names, key=_isort_key)
+        if ordered == names:
+            return updated_node
+        commas = [n.comma for n in names]  # keep the punctuation where it was
+        return updated_node.with_changes(
+            names=[n.with_changes(comma=c) for n, c in zip(ordered, commas)]
+        )
+
+
+class CannotFix(Exception):
+    """LibCST cannot take this file as it is: no fix can be made in it."""
+
+
+def fixed_text(positions: Positions, fixes: list[Fix], where) -> str:
+    """The file's text with ``fixes`` made (their nodes are those of ``positions.text``)."""
+    try:
+        module = cst.parse_module(positions.text)
+    except cst.ParserSyntaxError as exc:
+        raise CannotFix(f"LibCST cannot parse this file ({exc.message})") from exc
+    if module.code != positions.text:
+        # LibCST does not always reproduce what it parsed (seen: blank lines before a last,
+        # indented comment with no final newline); fixing would change other lines.
+        raise CannotFix("LibCST cannot reproduce this file byte for byte, so no fix is safe")
+    return apply(CstTree(module, positions), fixes, where.name, where.package).code

@@ -37,7 +37,7 @@ BIN = Path(sys.executable).parent
 
 def test_the_wheel_installs_one_top_level_name(tmp_path):
     subprocess.run(
-        [sys.executable, "-m", "pip", "wheel", "--no-deps", "--no-build-isolation", "-q",
+        [sys.executable, "-m", "pip", "wheel", "--no-deps", "-q",
          "-w", str(tmp_path), str(REPO)],
         check=True, capture_output=True, timeout=300,
     )

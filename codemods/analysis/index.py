@@ -30,12 +30,16 @@ class ProjectIndex:
         self.modules = modules
         self.unparsed = list(unparsed)  # (path, text) of files that could not be parsed
         self._helpers: dict[bool, dict[str, str]] = {}
+        self._resolved: dict[str, str] = {}
 
     def replacing(self, facts: ModuleFacts) -> ProjectIndex:
         """The same project with one module's facts re-read (after a fix changed it).
 
         Decisions that span files (which helpers to generate) stay those taken on the
-        project as it was, so that every file of one run agrees on them."""
+        project as it was, so that every file of one run agrees on them. Unchanged facts keep
+        this index, and with it every answer already worked out."""
+        if self.modules.get(facts.name) == facts:
+            return self
         index = ProjectIndex({**self.modules, facts.name: facts}, self.unparsed)
         for unsafe in (False, True):
             self.helpers_to_generate(unsafe)
@@ -45,6 +49,12 @@ class ProjectIndex:
     # -- names ----------------------------------------------------------------------------
     def resolve(self, qname: str) -> str:
         """Follow re-exports: ``pkg.models.db_session`` -> ``pkg.database.db_session``."""
+        found = self._resolved.get(qname)
+        if found is None:
+            found = self._resolved[qname] = self._resolve(qname)
+        return found
+
+    def _resolve(self, qname: str) -> str:
         for _ in range(32):
             parts = qname.split(".")
             for cut in range(len(parts) - 1, 0, -1):
@@ -172,21 +182,33 @@ class ProjectIndex:
 
     def registrations_for(self, app: AppDef, app_module: str) -> list:
         """Every teardown registration that applies to ``app``."""
-        regs = []
+        by_target, app_wide, passed = self._registrations
+        regs = list(by_target.get(app.qname, ()))
         closure = self.closure(app_module)
+        regs += [reg for module, reg in app_wide if module in closure and reg not in regs]  # a blueprint's
+        for callee_names, arg_key in passed.get(app.qname, ()):
+            for callee in self.resolve_all(callee_names):
+                regs.extend(self.registrars.get((callee, arg_key), []))
+        return regs
+
+    @cached_property
+    def _registrations(self):
+        """Registrations by the app they name, blueprints' app-wide ones with their module,
+        and the calls that pass an app on: (callee, argument) by the app's name."""
+        by_target: dict[str, list] = {}
+        app_wide = []
+        passed: dict[str, list] = {}
         for facts in self.modules.values():
             for reg in facts.registrations:
-                targets = self.resolve_all(reg.target)
-                if app.qname in targets:
-                    regs.append(reg)
-                elif reg.kind == "teardown_app_request" and facts.name in closure:
-                    regs.append(reg)  # a blueprint's app-wide teardown
+                for target in self.resolve_all(reg.target):
+                    by_target.setdefault(target, []).append(reg)
+                if reg.kind == "teardown_app_request":
+                    app_wide.append((facts.name, reg))
             for call in facts.calls:
                 for arg_key, arg_names in call.args:
-                    if app.qname in self.resolve_all(arg_names):
-                        for callee in self.resolve_all(call.callee):
-                            regs.extend(self.registrars.get((callee, arg_key), []))
-        return regs
+                    for name in self.resolve_all(arg_names):
+                        passed.setdefault(name, []).append((call.callee, arg_key))
+        return by_target, app_wide, passed
 
     @cached_property
     def teardown_handlers(self) -> frozenset[str]:
@@ -430,6 +452,10 @@ class ProjectIndex:
     def late_cleanups(self) -> list:
         """after_request/teardown_request registrations that remove a registry which no
         teardown_appcontext of the same app removes."""
+        return self._late_cleanups
+
+    @cached_property
+    def _late_cleanups(self) -> list:
         late = []
         for facts in self.modules.values():
             for app in facts.apps:

@@ -164,7 +164,7 @@ class Names:
     def _visit(self, node: ast.AST, scope: Scope) -> None:
         if isinstance(node, ast.Name):
             self.scope_of[id(node)] = scope
-            if not isinstance(node.ctx, ast.Load):
+            if isinstance(node.ctx, ast.Store):  # `del x` binds nothing (LibCST: an access)
                 scope.bind(node.id)
             return
         if isinstance(node, FUNCTIONS):

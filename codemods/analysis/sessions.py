@@ -120,6 +120,16 @@ def _calls_on(nodes: Iterable[ast.AST], var: str, methods=None) -> Iterator[ast.
             yield call
 
 
+def _session_method_owners(nodes: Iterable[ast.AST]) -> set[str]:
+    """Names whose session methods are called: ``s`` in ``s.commit()``."""
+    return {
+        call.func.value.id
+        for call in _found(nodes, ast.Call)
+        if isinstance(call.func, ast.Attribute) and isinstance(call.func.value, ast.Name)
+        and call.func.attr in SESSION_METHODS
+    }
+
+
 def _is_method_call(group: list[ast.stmt], var: str, method: str) -> bool:
     """A line that is exactly ``var.method()``."""
     if len(group) != 1 or not isinstance(group[0], ast.Expr):
@@ -408,14 +418,15 @@ def analyse_block(
         var = stmt.targets[0].id
         rest = groups[index + 1 :]
         uses = []
+        calls_methods = False
         for i in range(index + 1, len(groups)):
             if i not in names_of:
-                names_of[i] = names_in(groups[i])
-            if var in names_of[i]:
+                names_of[i] = (names_in(groups[i]), _session_method_owners(groups[i]))
+            names, owners = names_of[i]
+            if var in names:
                 uses.append(i - index - 1)
-        if not uses:
-            continue
-        if not any(_calls_on(_flat(rest), var, SESSION_METHODS)):
+            calls_methods = calls_methods or var in owners
+        if not uses or not calls_methods:
             continue
         if _provides_session(_flat(rest), var):
             continue  # `return session` / `yield session`: a session factory, not a user

@@ -16,6 +16,7 @@ from functools import lru_cache
 from pathlib import Path
 from typing import NamedTuple
 
+from .walk import children
 from .location import Location, Positions
 from .names import FUNCTIONS, Names, absolute_module
 from .orm import CacheCollector, OrmFacts, collect_orm
@@ -187,7 +188,7 @@ class _Collector:
                 and "<lambda" not in self.functions[-1].qname
             ):
                 self.blocks(node)
-            for child in ast.iter_child_nodes(node):
+            for child in children(node):
                 self.visit(child, node)
         self.statement, self.parent = outer_statement, outer_parent
 
@@ -245,7 +246,7 @@ class _Collector:
         self.depth += 1
         if self.functions and not self.helper_depth and "<lambda" not in self.functions[-1].qname:
             self.blocks(node)
-        for child in ast.iter_child_nodes(node):
+        for child in children(node):
             self.visit(child, node)
         self.depth -= 1
 
@@ -276,7 +277,7 @@ class _Collector:
         self.depth += 1
         if not self.helper_depth:
             self.blocks(node)
-        for child in ast.iter_child_nodes(node):
+        for child in children(node):
             self.visit(child, node)
         self.functions.pop()
         self.depth -= 1
@@ -288,7 +289,7 @@ class _Collector:
         info = FunctionFacts(f"{self.facts.name}.<lambda{self.lambdas}>", ())
         self.facts.functions[info.qname] = info
         self.functions.append(info)
-        for child in ast.iter_child_nodes(node):
+        for child in children(node):
             self.visit(child, node)
         self.functions.pop()
 

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import ast
 import builtins
+from .walk import children
 
 BUILTINS = frozenset(dir(builtins))
 FUNCTIONS = (ast.FunctionDef, ast.AsyncFunctionDef)
@@ -197,17 +198,17 @@ class Names:
         elif isinstance(node, ast.ExceptHandler):
             if node.name:
                 scope.bind(node.name)
-            self._visit_all(ast.iter_child_nodes(node), scope)
+            self._visit_all(children(node), scope)
         elif isinstance(node, (ast.MatchAs, ast.MatchStar)):
             if node.name:
                 scope.bind(node.name)
-            self._visit_all(ast.iter_child_nodes(node), scope)
+            self._visit_all(children(node), scope)
         elif isinstance(node, ast.MatchMapping):
             if node.rest:
                 scope.bind(node.rest)
-            self._visit_all(ast.iter_child_nodes(node), scope)
+            self._visit_all(children(node), scope)
         else:
-            for child in ast.iter_child_nodes(node):
+            for child in children(node):
                 self._visit(child, scope)
 
     def _arguments(self, args: ast.arguments, outer: Scope, inner: Scope) -> None:

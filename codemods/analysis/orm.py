@@ -16,6 +16,7 @@ import ast
 from dataclasses import dataclass, field
 from typing import Callable
 
+from .walk import children
 from .location import Location, Positions
 from .names import Names
 
@@ -339,7 +340,7 @@ class CacheCollector:
             self._visit_all(_parameters(node.args))
             self.visit(node.body)
             return
-        for child in ast.iter_child_nodes(node):
+        for child in children(node):
             self.visit(child)
 
     def _visit_all(self, nodes) -> None:
@@ -525,7 +526,7 @@ def _calls_in(body: list[ast.stmt]) -> list[ast.Call]:
         node = stack.pop()
         if isinstance(node, ast.Call):
             found.append(node)
-        stack.extend(reversed(list(ast.iter_child_nodes(node))))
+        stack.extend(reversed(list(children(node))))
     return found
 
 

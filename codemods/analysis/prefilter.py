@@ -13,6 +13,7 @@ from __future__ import annotations
 import ast
 import re
 
+from .walk import walk
 from .facts import ModuleFacts
 
 SEED_WORDS = (b"sqlalchemy", b"flask", b"gevent", b"greenlet")
@@ -87,7 +88,7 @@ def acts(data: bytes, learned: frozenset[str] = frozenset()) -> bool:
         tree = ast.parse(data)
     except (SyntaxError, ValueError, RecursionError, MemoryError):
         return True
-    for node in ast.walk(tree):
+    for node in walk(tree):
         if isinstance(node, ast.Call):
             if _last_name(node.func) in MAKERS:
                 return True

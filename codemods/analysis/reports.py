@@ -7,6 +7,7 @@ from __future__ import annotations
 import ast
 from dataclasses import dataclass, field
 
+from .walk import children
 from .location import Location, Positions
 from .names import Names
 
@@ -70,10 +71,10 @@ def _children(node: ast.AST) -> list[ast.AST]:
         return [node.body, node.test, node.orelse]
     if isinstance(node, ast.Dict):
         return [n for pair in zip(node.keys, node.values) for n in pair if n is not None]
-    children = list(ast.iter_child_nodes(node))
+    found = children(node)
     if isinstance(node, (ast.arguments, ast.Call)):
-        children.sort(key=lambda n: (n.lineno, n.col_offset))
-    return children
+        found.sort(key=lambda n: (n.lineno, n.col_offset))
+    return found
 
 
 class _ReportCollector:

@@ -20,6 +20,7 @@ import ast
 from dataclasses import dataclass, field
 from typing import Callable, Iterable, Iterator
 
+from .walk import children, walk
 from .location import Location, Positions
 
 SESSIONMAKER = frozenset({"sqlalchemy.orm.sessionmaker", "sqlalchemy.orm.session.sessionmaker"})
@@ -69,7 +70,7 @@ class Plan:
 def _start(node: ast.AST) -> tuple:
     if hasattr(node, "lineno"):
         return (node.lineno, node.col_offset)
-    for child in ast.iter_child_nodes(node):
+    for child in children(node):
         return _start(child)
     return (float("inf"), 0)
 
@@ -80,7 +81,7 @@ def _preorder(node: ast.AST, skip: tuple = ()) -> Iterator[ast.AST]:
     yield node
     if isinstance(node, skip):
         return
-    for child in sorted(ast.iter_child_nodes(node), key=_start):
+    for child in sorted(children(node), key=_start):
         yield from _preorder(child, skip)
 
 
@@ -91,15 +92,15 @@ def _walk(node: ast.AST, skip: tuple) -> Iterator[ast.AST]:
         node = todo.pop()
         yield node
         if not isinstance(node, skip):
-            todo.extend(ast.iter_child_nodes(node))
+            todo.extend(children(node))
 
 
 def _found(nodes: Iterable[ast.AST], kind, ordered: bool = False) -> Iterator:
     """The nodes of type ``kind`` in ``nodes``; ``ordered`` in source order, which costs more
     and only matters where the first one found decides."""
-    walk = _preorder if ordered else ast.walk
+    walker = _preorder if ordered else walk
     for node in nodes:
-        for found in walk(node):
+        for found in walker(node):
             if isinstance(found, kind):
                 yield found
 
@@ -149,7 +150,7 @@ def _identifiers(node: ast.AST, into: set[str], every: bool) -> None:
     """The identifiers LibCST holds as `Name` nodes: names, and the names of definitions,
     parameters, imports, `as` targets, `global`/`nonlocal` and match captures; with
     ``every`` also attribute names and keyword argument names."""
-    for child in ast.walk(node):
+    for child in walk(node):
         if isinstance(child, ast.Name):
             into.add(child.id)
         elif isinstance(child, ast.Attribute):
@@ -248,7 +249,7 @@ class _Exits:
             self.loop_exits |= loops == 0
         elif isinstance(node, (ast.For, ast.AsyncFor, ast.While)):
             loops += 1  # its `else:` too, as the LibCST visitor counted it
-        for child in ast.iter_child_nodes(node):
+        for child in children(node):
             self.visit(child, loops)
 
 

@@ -17,6 +17,7 @@ from functools import cached_property
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Callable, ClassVar, Iterator
 
+from ..analysis.walk import children, walk
 from ..analysis.location import Location, Positions
 
 if TYPE_CHECKING:
@@ -101,8 +102,8 @@ class FileContext:
     @cached_property
     def parents(self) -> dict[int, ast.AST]:
         found = {}
-        for node in ast.walk(self.tree):
-            for child in ast.iter_child_nodes(node):
+        for node in walk(self.tree):
+            for child in children(node):
                 found[id(child)] = node
         return found
 

@@ -16,6 +16,7 @@ import os
 import tokenize
 from typing import Iterator
 
+from ..analysis.walk import walk
 from ..lazy import libcst as cst
 
 from ..analysis.orm import full_qnames
@@ -255,7 +256,7 @@ def _calls_to(ctx: FileContext, targets: set[str]) -> list:
     target it reads. Each name or attribute is judged by its own qualified names: in
     ``services.SUPPORTED_ASSETS`` the attribute is the read, not ``services``."""
     edits = []
-    for node in ast.walk(ctx.tree):
+    for node in walk(ctx.tree):
         if not isinstance(node, (ast.Name, ast.Attribute)) or not isinstance(node.ctx, ast.Load):
             continue
         names = full_qnames(ctx.names, node)
@@ -327,7 +328,7 @@ def _mentions(root: ast.AST, name: str) -> int:
     """How many times ``name`` stands as a name in ``root``: every identifier LibCST held in
     a `Name` node (attributes, keywords, parameters, definitions, imports, `global`...)."""
     count = 0
-    for node in ast.walk(root):
+    for node in walk(root):
         if isinstance(node, ast.Name):
             count += node.id == name
         elif isinstance(node, ast.Attribute):

@@ -10,6 +10,7 @@ import ast
 import os
 from typing import Iterator
 
+from ..analysis.walk import walk
 from ..analysis.facts import AppDef
 from .base import FileContext, Finding, Fix, Rule
 from .edits import insert_after
@@ -137,7 +138,7 @@ def identifiers(tree: ast.AST) -> set[str]:
     """Every identifier spelled in ``tree``: names, attributes, definitions, parameters,
     keywords and imported names (what LibCST's `Name` nodes are)."""
     found: set[str] = set()
-    for node in ast.walk(tree):
+    for node in walk(tree):
         if isinstance(node, ast.Name):
             found.add(node.id)
         elif isinstance(node, ast.Attribute):
@@ -219,7 +220,7 @@ class TeardownClose(Rule):
 
 def _walk_body(function: ast.AST):
     for stmt in function.body:
-        yield from ast.walk(stmt)
+        yield from walk(stmt)
 
 
 def _to_remove(node, tree):

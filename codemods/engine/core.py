@@ -464,8 +464,10 @@ def _fix_all(selected: list, settings: Settings, unparsed, workers: "_Workers", 
         index = ProjectIndex({p.facts.name: p.facts for p in group}, unparsed_by_root.get(root, []))
         group = [p for p in group if _may_apply(rules, p.facts, index)]
         kept = [p for p in group if isinstance(p, _Parsed)]
-        for item in kept:
+        for done, item in enumerate(kept, 1):
             _fix_file(item, index, rules, settings)
+            if progress:
+                progress("fixing", done, len(kept))
         again = [p for p in group if not isinstance(p, _Parsed)]
         if again:
             fixed = workers.map(_fix_in_worker, [p.result.path for p in again], (index, settings),

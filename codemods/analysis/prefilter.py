@@ -83,7 +83,7 @@ def _last_name(node) -> str | None:
 def acts(data: bytes, learned: frozenset[str] = frozenset()) -> bool:
     """Whether the module calls a session or app maker, uses a Flask hook, or uses a learned
     name as code (not in a comment or a string). A file Python cannot parse passes, so that
-    LibCST reports it with its reason."""
+    the engine's parse names it with its reason."""
     try:
         tree = ast.parse(data)
     except (SyntaxError, ValueError, RecursionError, MemoryError):

@@ -299,16 +299,22 @@ def main() -> int:
     ours = [args.fixsessions, "--dry-run", *cold, "--jobs", str(args.jobs), "."]
     theirs = [ruff, *RUFF_ARGS]
     apps = app_trees(args.dest, args.only)
-    load = os.getloadavg()[0]  # other work on the machine skews every number: say how much
-    lines = []
+    # The table is printed row by row, so that a run stopped half-way keeps its rows. Other work
+    # on the machine skews every number: the load average says how much.
+    print(f"\n{version(args.fixsessions)}; {version(ruff)}; {os.cpu_count()} cores; "
+          f"--jobs {args.jobs}; median of {args.repeat} run(s); time-out {args.timeout:g} s; "
+          f"load average {os.getloadavg()[0]:.1f} at the start; "
+          "peak RSS is fixsessions' whole process tree.\n")
+    print("| tree | .py files | fixsessions wall (s) | peak RSS (MiB) | ruff wall (s) | "
+          "fixsessions/ruff | exit code |")
+    print("|---|---:|---:|---:|---:|---:|---|", flush=True)
 
     def bench(label, files, tree, ours_cmd=ours, theirs_cmd=theirs):
         print(f"{label}: fixsessions ...", file=sys.stderr, flush=True)
         a = timed(ours_cmd, tree, args.repeat, args.timeout)
         print(f"{label}: ruff ...", file=sys.stderr, flush=True)
         b = timed(theirs_cmd, tree, args.repeat, args.timeout)
-        lines.append(row(label, files, a, b, args.timeout))
-        print(lines[-1], file=sys.stderr, flush=True)
+        print(row(label, files, a, b, args.timeout), flush=True)
 
     for app, tree in apps:
         bench(app["repo"], count_py(tree), tree)
@@ -336,14 +342,7 @@ def main() -> int:
             else:
                 print("(e) skipped: no app of 250 to 400 .py files in the corpus", file=sys.stderr)
 
-    print(f"\n{version(args.fixsessions)}; {version(ruff)}; {os.cpu_count()} cores; "
-          f"--jobs {args.jobs}; median of {args.repeat} run(s); time-out {args.timeout:g} s; "
-          f"load average {load:.1f} at the start, {os.getloadavg()[0]:.1f} at the end; "
-          "peak RSS is fixsessions' whole process tree.\n")
-    print("| tree | .py files | fixsessions wall (s) | peak RSS (MiB) | ruff wall (s) | "
-          "fixsessions/ruff | exit code |")
-    print("|---|---:|---:|---:|---:|---:|---|")
-    print("\n".join(lines))
+    print(f"\nLoad average {os.getloadavg()[0]:.1f} at the end.", flush=True)
     return 0
 
 

@@ -96,6 +96,22 @@ class Scope:
             first = False
         return ("builtins." + name,) if name in BUILTINS else ()
 
+    def binder(self, name: str) -> "Scope | None":
+        """The scope whose binding of ``name`` a read of it here sees (None: a builtin or
+        unbound), by the rules of ``lookup``."""
+        if name in self.declared_global:
+            return self.module()
+        scope: Scope | None = self if name not in self.declared_nonlocal else self.parent
+        first = True
+        while scope is not None:
+            if (first or scope.kind != "class") and name in scope.bindings:
+                return self.module() if name in scope.declared_global else scope
+            if scope.kind == "module":
+                return None
+            scope = scope.parent
+            first = False
+        return None
+
     def _own_or_builtin(self, name: str) -> tuple[str, ...]:
         if name in self.bindings:
             return tuple(self.bindings[name])

@@ -11,12 +11,11 @@ import ast
 from collections import defaultdict
 
 import libcst as cst
-from libcst.codemod import CodemodContext
-from libcst.codemod.visitors import AddImportsVisitor, ImportItem, RemoveImportsVisitor
 from libcst.metadata import MetadataWrapper, PositionProvider
 
 from ..analysis.location import Positions
 from ..rules.base import Fix
+from .cst_imports import add_imports, remove_unused_imports
 
 SIMPLE = (cst.SimpleStatementLine,)
 COMPOUND = {
@@ -44,11 +43,16 @@ class CstTree:
         self.by_start: dict[tuple, cst.CSTNode] = {}
         self.by_span: dict[tuple, cst.CSTNode] = {}
         wrapper = MetadataWrapper(module, unsafe_skip_copy=True)
-        for node, pos in wrapper.resolve(PositionProvider).items():
+        positions = wrapper.resolve(PositionProvider)
+        self.span = {
+            node: ((pos.start.line, pos.start.column), (pos.end.line, pos.end.column))
+            for node, pos in positions.items()
+        }
+        for node, pos in positions.items():
             kind = type(node)
             if kind is cst.SimpleStatementLine or kind in COMPOUND.values():
                 if kind in (cst.FunctionDef, cst.ClassDef):
-                    name = wrapper.resolve(PositionProvider)[node.name].start
+                    name = positions[node.name].start
                     self.by_start[(kind, name.line, name.column)] = node
                 else:
                     self.by_start.setdefault((kind, pos.start.line, pos.start.column), node)
@@ -80,10 +84,20 @@ class CstTree:
 
 
 class _ApplyEdits(cst.CSTTransformer):
-    def __init__(self, edits, tree: CstTree) -> None:
+    """Runs the edits; it descends only into nodes that hold an edited node."""
+
+    def __init__(self, edits, tree: CstTree, spans) -> None:
         super().__init__()
         self.edits = edits
         self.tree = tree
+        self.spans = spans
+
+    def on_visit(self, node) -> bool:
+        where = self.tree.span.get(node)
+        if where is None:
+            return True
+        start, end = where
+        return any(start <= s and e <= end for s, e in self.spans)
 
     def on_leave(self, original_node, updated_node):
         for edit in self.edits.get(id(original_node), ()):
@@ -97,30 +111,31 @@ def apply(tree: CstTree, fixes: list[Fix], module_name: str, package: str) -> cs
     """The module with every edit of ``fixes`` made, and their imports added or dropped."""
     original = module = tree.module
     edits = defaultdict(list)
-    imports: list[ImportItem] = []
+    spans = []
+    imports = []
     unused = []
     for fix in fixes:
         for node, edit in fix.edits:
-            edits[id(tree.cst(node))].append(edit)
-        imports += [ImportItem(i.module, i.name, None, i.relative) for i in fix.imports]
+            target = tree.cst(node)
+            edits[id(target)].append(edit)
+            spans.append(tree.span[target])
+        imports += fix.imports
         unused.extend(fix.unused_imports)
-    module = module.visit(_ApplyEdits(edits, tree))
-    full = CodemodContext(full_module_name=module_name, full_package_name=package)
+    module = module.visit(_ApplyEdits(edits, tree, spans))
     sorted_before = _sorted_import_lines(module)
-    # With a package name LibCST merges an absolute import into an existing relative one of
-    # the same module; without one it keeps a new relative import relative.
+    # With a package name an absolute import merges into an existing relative one of the
+    # same module; without one a new relative import stays relative (as LibCST's codemods).
     absolute = [i for i in imports if not i.relative]
     relative = [i for i in imports if i.relative]
     if absolute:
-        module = AddImportsVisitor(full, absolute).transform_module(module)
+        module = add_imports(module, absolute, package)
     if relative:
-        module = AddImportsVisitor(CodemodContext(), relative).transform_module(module)
+        module = add_imports(module, relative, None)
     # Last, so that new names merge into an import line before its old names leave it.
     if unused:
-        removals = [(module_name, name, None) for module_name, name in unused]
-        module = RemoveImportsVisitor(full, removals).transform_module(module)
+        module = remove_unused_imports(module, unused, package)
     if imports:
-        module = module.visit(_KeepImportOrder(sorted_before))
+        module = _keep_import_order(module, sorted_before)
     if not _starts_blank(original) and _starts_blank(module):
         # The first statements went (unused imports, say); their separator must not lead.
         first = module.body[0]
@@ -129,6 +144,21 @@ def apply(tree: CstTree, fixes: list[Fix], module_name: str, package: str) -> cs
             leading.pop(0)
         module = module.with_changes(body=[first.with_changes(leading_lines=leading), *module.body[1:]])
     return module
+
+
+def _keep_import_order(module: cst.Module, sorted_lines: set[tuple]) -> cst.Module:
+    """A name merged into a module-level import line that was in isort order keeps the
+    line in order."""
+    body = []
+    for statement in module.body:
+        if isinstance(statement, cst.SimpleStatementLine) and any(
+            isinstance(small, cst.ImportFrom) for small in statement.body
+        ):
+            statement = statement.with_changes(
+                body=[_ordered(small, sorted_lines) for small in statement.body]
+            )
+        body.append(statement)
+    return module.with_changes(body=body)
 
 
 def _starts_blank(module: cst.Module) -> bool:
@@ -159,26 +189,17 @@ def _sorted_import_lines(module: cst.Module) -> set[tuple]:
     return keys
 
 
-class _KeepImportOrder(cst.CSTTransformer):
-    """A name merged into an import line that was in isort order keeps the line in order."""
-
-    def __init__(self, sorted_lines: set[tuple]) -> None:
-        super().__init__()
-        self.sorted_lines = sorted_lines
-
-    def leave_ImportFrom(self, original_node, updated_node):
-        if isinstance(updated_node.names, cst.ImportStar):
-            return updated_node
-        if _import_line_key(updated_node) not in self.sorted_lines:
-            return updated_node
-        names = list(updated_node.names)
-        ordered = sorted(names, key=_isort_key)
-        if ordered == names:
-            return updated_node
-        commas = [n.comma for n in names]  # keep the punctuation where it was
-        return updated_node.with_changes(
-            names=[n.with_changes(comma=c) for n, c in zip(ordered, commas)]
-        )
+def _ordered(node, sorted_lines: set[tuple]):
+    if not isinstance(node, cst.ImportFrom) or isinstance(node.names, cst.ImportStar):
+        return node
+    if _import_line_key(node) not in sorted_lines:
+        return node
+    names = list(node.names)
+    ordered = sorted(names, key=_isort_key)
+    if ordered == names:
+        return node
+    commas = [n.comma for n in names]  # keep the punctuation where it was
+    return node.with_changes(names=[n.with_changes(comma=c) for n, c in zip(ordered, commas)])
 
 
 class CannotFix(Exception):

@@ -1,0 +1,282 @@
+"""Adding and dropping `from module import name` lines in a LibCST module.
+
+The results are those of LibCST's `AddImportsVisitor` and `RemoveImportsVisitor` (version 1.x)
+for the imports fixsessions adds and drops, so that fixed files read as a LibCST codemod would
+write them; the code follows theirs. What differs is the cost: those visitors import
+`libcst.matchers` (a fifth of a second at start-up), copy the module and, to drop an import,
+run LibCST's scope analysis on all of it. Here only the statements concerned are read and
+rebuilt, and whether a name is still used is read from `ast` (see `names_in_use`).
+"""
+
+from __future__ import annotations
+
+import ast
+import re
+
+import libcst as cst
+
+from ..analysis.names import Names
+
+_IDENTIFIER = re.compile(r"[^\W\d]\w*")
+
+
+def absolute_module(package: str | None, node: cst.ImportFrom) -> str | None:
+    """The module ``node`` imports from, as seen from ``package`` (None when a relative
+    import cannot be resolved), as LibCST's ``get_absolute_module_from_package_for_import``."""
+    name = _dotted(node.module) if node.module is not None else None
+    dots = len(node.relative)
+    if dots == 0:
+        return name
+    if not package:
+        return None
+    bits = package.rsplit(".", dots - 1)
+    if len(bits) < dots:
+        return None
+    return f"{bits[0]}.{name}" if name else bits[0]
+
+
+def _dotted(node) -> str:
+    if isinstance(node, cst.Name):
+        return node.value
+    return f"{_dotted(node.value)}.{node.attr.value}"
+
+
+def _resolve(module: str, relative: int, package: str | None) -> str:
+    """An item's module: absolute where ``package`` resolves it, else with its dots."""
+    if relative and package:
+        bits = package.rsplit(".", relative - 1)
+        if len(bits) >= relative:
+            return f"{bits[0]}.{module}" if module else bits[0]
+    return "." * relative + module
+
+
+# -- adding ----------------------------------------------------------------------------------
+
+
+def add_imports(module: cst.Module, items, package: str | None) -> cst.Module:
+    """``module`` with ``from item.module import item.name`` for every item it lacks: merged
+    into a leading `from` line of the same module, else added after the leading import lines.
+    ``items`` have ``module``, ``name`` and ``relative``; with ``package`` relative items are
+    made absolute."""
+    wanted: dict[str, set[str]] = {}
+    for item in items:
+        wanted.setdefault(_resolve(item.module, item.relative, package), set()).add(item.name)
+    wanted = {key: wanted[key] for key in sorted(wanted)}
+
+    body = list(module.body)
+    start = 1 if body and _skips_first(body[0]) else 0
+    end = start
+    while end < len(body) and _is_import_line(body[end]):
+        end += 1
+    top = [line.body[0] for line in body[start:end]]
+
+    for node in top:  # what the leading imports already bring
+        if not isinstance(node, cst.ImportFrom):
+            continue
+        source = absolute_module(package, node)
+        if source is None or source not in wanted:
+            continue
+        if isinstance(node.names, cst.ImportStar):
+            del wanted[source]
+            continue
+        wanted[source] -= {_dotted(alias.name) for alias in node.names if alias.asname is None}
+        if not wanted[source]:
+            del wanted[source]
+    if not wanted:
+        return module
+
+    for number in range(start, end):  # merged into the first line from the same module
+        node = body[number].body[0]
+        if not isinstance(node, cst.ImportFrom) or isinstance(node.names, cst.ImportStar):
+            continue
+        source = absolute_module(package, node)
+        if source is None or source not in wanted:
+            continue
+        names = [cst.ImportAlias(name=cst.Name(name)) for name in sorted(wanted.pop(source))]
+        merged = node.with_changes(names=[*names, *node.names])
+        body[number] = body[number].with_changes(body=[merged, *body[number].body[1:]])
+    if not wanted:
+        return module.with_changes(body=body)
+
+    after = body[end:]
+    if after:
+        first = after[0]
+        if not first.leading_lines:
+            after[0] = first.with_changes(leading_lines=(cst.EmptyLine(),))
+        elif first.leading_lines[0].comment is not None:
+            after[0] = first.with_changes(leading_lines=(cst.EmptyLine(), *first.leading_lines))
+    config = module.config_for_parsing
+    new = [
+        cst.parse_statement(f"from {source} import {', '.join(sorted(names))}", config=config)
+        for source, names in wanted.items()
+    ]
+    return module.with_changes(body=[*body[:end], *new, *after])
+
+
+def _skips_first(statement) -> bool:
+    """A docstring or a `__strict__` flag: imports never go above it."""
+    if not isinstance(statement, cst.SimpleStatementLine) or len(statement.body) != 1:
+        return False
+    first = statement.body[0]
+    if isinstance(first, cst.Expr):
+        return isinstance(first.value, cst.SimpleString)
+    return (
+        isinstance(first, cst.Assign)
+        and len(first.targets) == 1
+        and isinstance(first.targets[0].target, cst.Name)
+        and first.targets[0].target.value == "__strict__"
+    )
+
+
+def _is_import_line(statement) -> bool:
+    return (
+        isinstance(statement, cst.SimpleStatementLine)
+        and len(statement.body) == 1
+        and isinstance(statement.body[0], (cst.Import, cst.ImportFrom))
+    )
+
+
+# -- dropping --------------------------------------------------------------------------------
+
+
+def names_in_use(code: str) -> tuple[set[tuple], set[str]]:
+    """``(scope, name)`` for every name ``code`` reads, where ``scope`` is the path of
+    function and class names (``()`` for the module) of the scope whose binding the read sees,
+    as Python's scoping rules say; and every identifier written in a string (string
+    annotations, ``__all__``), which counts as a read in every scope. A read that no binding
+    explains counts as one of the module's."""
+    tree = ast.parse(code)
+    names = Names(tree, "", "")
+    path_of = {id(names.root): ()}
+    reads: set[tuple] = set()
+    in_strings: set[str] = set()
+
+    def visit(node, path):
+        for child in ast.iter_child_nodes(node):
+            if isinstance(child, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)):
+                inner = (*path, child.name)
+                path_of[id(names.body_scope[id(child)])] = inner
+                visit(child, inner)
+            else:
+                visit(child, path)
+
+    visit(tree, ())
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Name) and not isinstance(node.ctx, ast.Store):
+            scope = names.scope_of.get(id(node))
+            binder = scope.binder(node.id) if scope is not None else None
+            reads.add((path_of.get(id(binder), ()) if binder is not None else (), node.id))
+        elif isinstance(node, ast.Constant) and isinstance(node.value, str):
+            in_strings.update(_IDENTIFIER.findall(node.value))
+    return reads, in_strings
+
+
+def remove_unused_imports(module: cst.Module, unused, package: str | None) -> cst.Module:
+    """``module`` without the imports ``unused`` names (``(module, name)``: `from module
+    import name`; ``(module, None)``: `import module`) that nothing uses any more."""
+    return module.visit(_RemoveImports(unused, package, names_in_use(module.code)))
+
+
+class _RemoveImports(cst.CSTTransformer):
+    def __init__(self, unused, package: str | None, in_use: tuple[set[str], set[str]]) -> None:
+        super().__init__()
+        self.package = package
+        self.modules = {module for module, name in unused if name is None}
+        self.objects: dict[str, set[str]] = {}
+        for module, name in unused:
+            if name is not None:
+                self.objects.setdefault(module, set()).add(name)
+        self.reads, self.in_strings = in_use
+        self.path: list[str] = []  # the function and class names around the visited node
+
+    def on_visit(self, node) -> bool:
+        if isinstance(node, (cst.BaseExpression, cst.BaseSmallStatement)):
+            return False  # an import's names are read in on_leave
+        if isinstance(node, (cst.FunctionDef, cst.ClassDef)):
+            self.path.append(node.name.value)
+        return True
+
+    def on_leave(self, original_node, updated_node):
+        if isinstance(original_node, (cst.FunctionDef, cst.ClassDef)):
+            self.path.pop()
+        elif isinstance(original_node, cst.Import):
+            return self._import(original_node, updated_node)
+        elif isinstance(original_node, cst.ImportFrom):
+            return self._import_from(original_node, updated_node)
+        return updated_node
+
+    def _unused(self, alias: cst.ImportAlias) -> bool:
+        bound = alias.asname.name if alias.asname else alias.name
+        while isinstance(bound, cst.Attribute):  # `import a.b` binds `a`
+            bound = bound.value
+        if not isinstance(bound, cst.Name) or bound.value in self.in_strings:
+            return False
+        return (tuple(self.path), bound.value) not in self.reads
+
+    def _import(self, original: cst.Import, updated: cst.Import):
+        keep = [
+            alias for alias in original.names
+            if alias.asname is not None or _dotted(alias.name) not in self.modules
+            or not self._unused(alias)
+        ]
+        return _kept(original, updated, keep, {})
+
+    def _import_from(self, original: cst.ImportFrom, updated: cst.ImportFrom):
+        if isinstance(original.names, cst.ImportStar):
+            return updated
+        source = absolute_module(self.package, updated)
+        if source is None or source not in self.objects:
+            return updated
+        updates = {}
+        keep = []
+        for alias in original.names:
+            if (
+                alias.asname is not None
+                or _dotted(alias.name) not in self.objects[source]
+                or not self._unused(alias)
+            ):
+                keep.append(alias)
+                continue
+            # Comments after the dropped name's comma move to the name before it (or to
+            # the opening parenthesis), as LibCST's RemoveImportsVisitor does.
+            comma = alias.comma
+            if isinstance(comma, cst.Comma):
+                if keep:
+                    previous = keep[-1]
+                    if isinstance(previous.comma, cst.Comma):
+                        previous = previous.with_deep_changes(
+                            previous.comma,
+                            whitespace_after=_merge_whitespace_after(
+                                previous.comma.whitespace_after, comma.whitespace_after
+                            ),
+                        )
+                    else:
+                        previous = previous.with_changes(comma=comma)
+                    keep[-1] = previous
+                elif isinstance(updated.lpar, cst.LeftParen):
+                    updates["lpar"] = updated.lpar.with_changes(
+                        whitespace_after=_merge_whitespace_after(
+                            updated.lpar.whitespace_after, comma.whitespace_after
+                        )
+                    )
+        return _kept(original, updated, keep, updates)
+
+
+def _kept(original, updated, keep, updates):
+    if keep == list(original.names):
+        return updated
+    if not keep:
+        return cst.RemoveFromParent()
+    if keep[-1] != original.names[-1]:  # no trailing comma left behind
+        keep[-1] = keep[-1].with_changes(comma=cst.MaybeSentinel.DEFAULT)
+    return updated.with_changes(names=keep, **updates)
+
+
+def _merge_whitespace_after(left, right):
+    if not isinstance(right, cst.ParenthesizedWhitespace):
+        return left
+    if not isinstance(left, cst.ParenthesizedWhitespace):
+        return right
+    return left.with_changes(
+        empty_lines=tuple(line for line in right.empty_lines if line.comment is not None)
+    )

@@ -23,6 +23,7 @@ from .orm import CacheCollector, OrmFacts, collect_orm
 from .reports import ReportFacts, collect_reports
 from .sessions import (
     INLINE_SESSIONMAKER,
+    SESSION_METHODS,
     SESSIONMAKER,
     Plan,
     SessionFacts,
@@ -155,6 +156,8 @@ class _Collector:
         self.factory_statements: dict[str, ast.stmt] = {}
         self.session_plans: list[Plan] = []
         self.helper_depth = 0  # >0 inside a session helper: its session is the point
+        self.blocks_seen: list[tuple[list[ast.stmt], str]] = []  # (statements, function)
+        self.method_owners: set[str] = set()  # `s` of every `s.commit()` (SESSION_METHODS)
 
     def qnames(self, node: ast.AST) -> frozenset[str]:
         return self.names.qnames(node)
@@ -200,7 +203,12 @@ class _Collector:
                 continue
             if self._one_line(body[0]):
                 continue
-            plans = analyse_block(body, self.functions[-1].qname, self.session_callee, self.positions)
+            self.blocks_seen.append((body, self.functions[-1].qname))
+
+    def analyse_blocks(self) -> None:
+        """After the walk, when every name a session method is called on is known."""
+        for body, function in self.blocks_seen:
+            plans = analyse_block(body, function, self.session_callee, self.positions, self.method_owners)
             self.session_plans.extend(plans)
             self.facts.sessions.handmade.extend(p.summary for p in plans)
 
@@ -337,6 +345,8 @@ class _Collector:
         info = self.current()
         if isinstance(func, ast.Attribute):
             method = func.attr
+            if method in SESSION_METHODS and isinstance(func.value, ast.Name):
+                self.method_owners.add(func.value.id)
             if method in ("remove", "close") and not node.args and not node.keywords and info is not None:
                 # Only a name or attribute names the object: `factory().remove()` does not.
                 owner = (
@@ -422,6 +432,7 @@ def collect_facts(tree: ast.Module, positions: Positions, path: Path, where: Whe
     collector = _Collector(facts, names, positions)
     for stmt in tree.body:
         collector.visit(stmt, tree)
+    collector.analyse_blocks()
     caches = collect_orm(tree, names, positions, where.name)
     facts.orm = caches.facts
     facts.reports = collect_reports(tree, names, positions, where.name)

@@ -80,14 +80,9 @@ def _last_name(node) -> str | None:
     return None
 
 
-def acts(data: bytes, learned: frozenset[str] = frozenset()) -> bool:
+def acts(tree: ast.Module, learned: frozenset[str] = frozenset()) -> bool:
     """Whether the module calls a session or app maker, uses a Flask hook, or uses a learned
-    name as code (not in a comment or a string). A file Python cannot parse passes, so that
-    the engine's parse names it with its reason."""
-    try:
-        tree = ast.parse(data)
-    except (SyntaxError, ValueError, RecursionError, MemoryError):
-        return True
+    name as code (not in a comment or a string)."""
     for node in walk(tree):
         if isinstance(node, ast.Call):
             if _last_name(node.func) in MAKERS:

@@ -73,7 +73,7 @@ def _children(node: ast.AST) -> list[ast.AST]:
         return [n for pair in zip(node.keys, node.values) for n in pair if n is not None]
     found = children(node)
     if isinstance(node, (ast.arguments, ast.Call)):
-        found.sort(key=lambda n: (n.lineno, n.col_offset))
+        return sorted(found, key=lambda n: (n.lineno, n.col_offset))  # not in place: shared
     return found
 
 

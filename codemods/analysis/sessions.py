@@ -392,12 +392,14 @@ def analyse_block(
     function: str,
     callee_of: Callable[[ast.Call], frozenset[str]],
     positions: Positions,
+    method_owners: set[str] | frozenset[str] | None = None,
 ) -> list[Plan]:
-    """Every hand-made session whose creation is a statement of ``body``."""
+    """Every hand-made session whose creation is a statement of ``body``. ``method_owners``,
+    when given, holds at least every name a session method is called on in ``body``."""
     if not body or not _on_own_line(body[0], positions):
         return []  # a one-line body (`if x: s = Session()`) has no room for a block
     plans = []
-    groups = line_of = names_of = None
+    groups = line_of = names_of = owners = None
     for stmt in body:
         if not (
             isinstance(stmt, ast.Assign)
@@ -406,8 +408,14 @@ def analyse_block(
             and isinstance(stmt.value, ast.Call)
         ):
             continue
+        if method_owners is not None and stmt.targets[0].id not in method_owners:
+            continue
         callee = callee_of(stmt.value)
         if not callee:
+            continue
+        if owners is None:  # no session method called on it anywhere in the block: no session
+            owners = _session_method_owners(body)
+        if stmt.targets[0].id not in owners:
             continue
         if groups is None:
             groups = statement_lines(body, positions)

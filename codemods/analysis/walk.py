@@ -11,7 +11,13 @@ _FIELDS: dict[type, tuple[str, ...]] = {}
 _AST = ast.AST
 
 
-def children(node: ast.AST) -> list[ast.AST]:
+def children(node: ast.AST) -> list[ast.AST] | tuple:
+    """The child nodes of ``node``, computed once and kept on the node (several collectors
+    walk every module): the list is shared, never to be changed."""
+    try:
+        return node._fs_children
+    except AttributeError:
+        pass
     kind = type(node)
     fields = _FIELDS.get(kind)
     if fields is None:
@@ -23,7 +29,11 @@ def children(node: ast.AST) -> list[ast.AST]:
             out.extend([item for item in value if isinstance(item, _AST)])
         elif isinstance(value, _AST):
             out.append(value)
+    node._fs_children = out = out or _NONE
     return out
+
+
+_NONE = ()
 
 
 def walk(node: ast.AST):

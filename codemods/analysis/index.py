@@ -31,6 +31,7 @@ class ProjectIndex:
         self.unparsed = list(unparsed)  # (path, text) of files that could not be parsed
         self._helpers: dict[bool, dict[str, str]] = {}
         self._resolved: dict[str, str] = {}
+        self._closures: dict[str, frozenset[str]] = {}
 
     def replacing(self, facts: ModuleFacts) -> ProjectIndex:
         """The same project with one module's facts re-read (after a fix changed it).
@@ -93,8 +94,14 @@ class ProjectIndex:
         return uses and not any(f.gevent_patched for f in facts)
 
     # -- imports --------------------------------------------------------------------------
-    def closure(self, module: str) -> set[str]:
+    def closure(self, module: str) -> frozenset[str]:
         """Project modules that importing ``module`` executes (itself included)."""
+        found = self._closures.get(module)
+        if found is None:
+            found = self._closures[module] = frozenset(self._closure(module))
+        return found
+
+    def _closure(self, module: str) -> set[str]:
         seen = {module}
         todo = [module]
         while todo:

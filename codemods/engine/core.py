@@ -331,6 +331,10 @@ def _no_cycle_collection():
     try:
         yield
     finally:
+        # What the run allocated goes to the oldest generation unexamined: enabled as it is,
+        # the collector would walk millions of young objects at the next allocation.
+        gc.freeze()
+        gc.unfreeze()
         if enabled:
             gc.enable()
 

@@ -118,6 +118,21 @@ def project(module: str) -> dict:
             """,
             id="query-on-an-unmapped-class",
         ),
+        pytest.param(
+            """\
+            import argparse
+
+            from .db import Asset
+
+            if __name__ == "__main__":
+                parser = argparse.ArgumentParser()
+                parser.parse_args()
+                assets = Asset.query.all()
+                for asset in assets:
+                    print(asset.symbol)
+            """,
+            id="one-shot-script",  # issue 10: its globals die with the command
+        ),
     ],
 )
 def test_noop(tmp_path, module):

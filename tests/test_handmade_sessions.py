@@ -1,9 +1,11 @@
 """FS005 ad-hoc-session: no-op cases first, then safe rewrites, unsafe ones, and reports."""
 
+from textwrap import dedent
+
 import pytest
 
-from fixsessions.codemods.engine import Settings
-from helpers import check_noop, check_transformed, findings
+from fixsessions.codemods.engine import Settings, run
+from helpers import check_noop, check_transformed, findings, make_project
 
 FS005 = Settings(select=frozenset({"FS005"}))
 FS005_UNSAFE = Settings(select=frozenset({"FS005"}), unsafe_fixes=True)
@@ -449,8 +451,6 @@ HEADER_AFTER = "from .database import get_db_session\n\n\n"
 
 @pytest.mark.parametrize("before, after, reason", UNSAFE)
 def test_unsafe_is_reported_not_rewritten_by_default(tmp_path, before, after, reason):
-    from textwrap import dedent
-
     result = check_noop(tmp_path, project(HEADER + dedent(before)), FS005)
     [finding] = findings(result, "FS005")
     assert finding.applicability == "unsafe"
@@ -459,8 +459,6 @@ def test_unsafe_is_reported_not_rewritten_by_default(tmp_path, before, after, re
 
 @pytest.mark.parametrize("before, after, reason", UNSAFE)
 def test_unsafe_is_rewritten_with_unsafe_fixes(tmp_path, before, after, reason):
-    from textwrap import dedent
-
     check_transformed(tmp_path, project(HEADER + dedent(before)), {
         "pkg/database.py": DATABASE_WITH_HELPER,
         "pkg/services.py": HEADER_AFTER + dedent(after),
@@ -527,3 +525,132 @@ def test_reported_without_fix(tmp_path, services, reason):
     [finding] = findings(result, "FS005")
     assert finding.fix is None
     assert f"(not fixed: {reason}" in finding.message
+
+
+# -- real idioms that are not hand-made sessions (issue 10) --------------------------------------
+
+MIGRATION_HEAD = """\
+import sqlalchemy as sa
+from alembic import op
+from sqlalchemy import orm
+
+from pkg.models import Policy
+
+revision = "3d7f8b29cbb1"
+down_revision = "00762b3f7a60"
+
+"""
+
+
+@pytest.mark.parametrize(
+    "upgrade",
+    [
+        pytest.param(
+            """\
+            def upgrade():
+                bind = op.get_bind()
+                session = orm.Session(bind=bind)
+                for policy in session.query(Policy).filter(Policy.action.like("webauthn%")):
+                    policy.action = policy.action.replace("preference", "algorithms")
+                session.commit()
+            """,
+            id="bind-variable",
+        ),
+        pytest.param(
+            """\
+            def upgrade():
+                session = orm.Session(bind=op.get_bind())
+                session.add(Policy(name="default"))
+                session.commit()
+            """,
+            id="bind-call",
+        ),
+        pytest.param(
+            """\
+            Session = orm.sessionmaker()
+
+
+            def downgrade():
+                connection = op.get_bind()
+                session = Session(connection)
+                try:
+                    session.query(Policy).delete()
+                    session.commit()
+                except Exception:
+                    session.rollback()
+                    raise
+            """,
+            id="module-sessionmaker-positional-connection",
+        ),
+    ],
+)
+def test_alembic_data_migration_is_not_a_hand_made_session(tmp_path, upgrade):
+    files = {
+        "pkg/__init__.py": "",
+        "pkg/models.py": "class Policy:\n    pass\n",
+        "migrations/versions/3d7f8b29cbb1_.py": MIGRATION_HEAD + dedent(upgrade),
+    }
+    result = check_noop(tmp_path, files, FS005_UNSAFE)
+    assert findings(result, "FS005") == []
+
+
+def test_a_session_on_another_engine_in_a_migration_is_still_found(tmp_path):
+    # The idiom is Alembic's connection, not the folder: an engine of its own is a session
+    # like any other.
+    files = {
+        "pkg/__init__.py": "",
+        "migrations/versions/3d7f8b29cbb1_.py": MIGRATION_HEAD + dedent("""\
+            def upgrade():
+                engine = sa.create_engine("sqlite:///legacy.db")
+                session = orm.Session(bind=engine)
+                session.add(Policy(name="default"))
+                session.commit()
+            """),
+    }
+    result = check_noop(tmp_path, files, FS005_UNSAFE)
+    [finding] = findings(result, "FS005")
+    assert finding.fix is None
+
+
+def test_test_code_is_reported_never_rewritten_and_gets_no_helper(tmp_path):
+    # A race test opens a second session on purpose; production code must not get a
+    # get_db_session() helper only to serve it.
+    test_module = """\
+        from pkg.database import SessionLocal
+
+
+        def test_concurrent_update(client):
+            other = SessionLocal()
+            other.execute("UPDATE item SET name = 'other'")
+            other.commit()
+            other.close()
+            assert client.get("/item/1").json["name"] == "other"
+        """
+    for name in ("tests/test_race.py", "tests/integration/helpers.py", "pkg/conftest.py"):
+        files = {
+            "pkg/__init__.py": "", "pkg/database.py": DATABASE, name: test_module,
+            "tests/__init__.py": "", "tests/integration/__init__.py": "",
+        }
+        result = check_noop(tmp_path / name.replace("/", "_"), files, FS005_UNSAFE)
+        [finding] = findings(result, "FS005")
+        assert finding.fix is None
+        assert "(not fixed: test code)" in finding.message
+
+
+def test_a_test_folder_above_the_project_does_not_make_its_modules_test_code(tmp_path):
+    services = """\
+        from .database import SessionLocal
+
+
+        def rename(item_id, name):
+            session = SessionLocal()
+            session.get(object, item_id).name = name
+            session.commit()
+            session.close()
+        """
+    files = {**project(services), "pyproject.toml": "[project]\nname = 'pkg'\n"}
+    root = make_project(tmp_path / "tests" / "checkout", files)
+    result = run([root], FS005)
+    changed = {f.path.name: f.fixed for f in result.changed}
+    assert sorted(changed) == ["database.py", "services.py"]
+    assert b"    with get_db_session() as session:\n" in changed["services.py"]

@@ -255,6 +255,60 @@ def test_noop_registry_used_only_by_a_script(tmp_path):
     assert findings(result) == []
 
 
+def test_noop_teardown_on_the_app_a_factory_returns(tmp_path):
+    # wsgi.py registers the teardown on the app create_app() returned (issue 10).
+    result = check_noop(tmp_path, {
+        "pkg/__init__.py": """\
+            from flask import Flask
+
+            from pkg.database import db_session
+
+
+            def create_app():
+                app = Flask(__name__)
+
+                @app.route("/")
+                def index():
+                    return str(db_session.execute("select 1").scalar())
+
+                return app
+        """,
+        "pkg/database.py": DATABASE,
+        "wsgi.py": """\
+            from pkg import create_app
+            from pkg.database import db_session
+
+            application = create_app()
+
+
+            @application.teardown_appcontext
+            def shutdown_session(exception=None):
+                db_session.remove()
+        """,
+    })
+    assert findings(result) == []
+
+
+def test_noop_throwaway_app_for_a_request_context(tmp_path):
+    # `Flask(__name__).test_request_context()` makes an app only to push a context in it: it
+    # serves no request, so it needs no teardown (issue 10).
+    result = check_noop(tmp_path, {
+        "database.py": DATABASE,
+        "tests/__init__.py": "",
+        "tests/test_urls.py": """\
+            from flask import Flask
+
+            from database import db_session
+
+
+            def test_url_for_item():
+                with Flask(__name__).test_request_context("/items/1"):
+                    assert db_session.query(object).count() == 0
+        """,
+    })
+    assert findings(result) == []
+
+
 def test_noop_app_whose_closure_does_not_import_the_registry(tmp_path):
     result = check_noop(tmp_path, {
         "pkg/__init__.py": "",
@@ -804,6 +858,27 @@ def test_registry_defined_twice_is_reported(tmp_path):
     })
     [finding] = findings(result, "FS001")
     assert finding.fix is None and "defined more than once" in finding.message
+
+
+def test_registry_only_on_some_paths_is_reported_not_fixed(tmp_path):
+    # On the other path `Session` is the sessionmaker itself, which has no remove() (issue 10).
+    result = check_noop(tmp_path, {
+        "app.py": """\
+            import os
+
+            from flask import Flask
+            from sqlalchemy import create_engine
+            from sqlalchemy.orm import scoped_session, sessionmaker
+
+            Session = sessionmaker(bind=create_engine("sqlite://"))
+            if os.environ.get("THREADED"):
+                Session = scoped_session(Session)
+            app = Flask(__name__)
+        """,
+    })
+    [finding] = findings(result, "FS001")
+    assert finding.fix is None
+    assert "`Session` is also bound to something that is not a scoped_session (line 7)" in finding.message
 
 
 def test_name_clash_with_registry_name_is_reported(tmp_path):

@@ -68,6 +68,48 @@ bp = Blueprint("views", __name__)
 """
 
 
+@pytest.mark.parametrize(
+    "name, code",
+    [
+        pytest.param("env", """\
+            from alembic import context
+
+            from .app import app
+
+            app.app_context().push()
+            """, id="alembic-env"),
+        pytest.param("populate", """\
+            import argparse
+
+            from .app import app
+
+            ctx = app.app_context()
+            ctx.push()
+
+            if __name__ == "__main__":
+                parser = argparse.ArgumentParser()
+                parser.parse_args()
+            """, id="script-no-module-imports"),
+    ],
+)
+def test_fs011_noop_in_one_shot_commands(tmp_path, name, code):
+    # An Alembic environment or a command-line script pushes a context for its own run;
+    # it ends with the process and serves no request (issue 10).
+    assert reported(tmp_path, project(VIEWS_HEADER, **{name: code}), "FS011") == []
+
+
+def test_fs011_pushed_in_a_module_that_serves(tmp_path):
+    # `if __name__ == "__main__": app.run()` serves requests: the pushed context matters.
+    assert reported(tmp_path, project(VIEWS_HEADER, serve="""\
+        from .app import app
+
+        app.app_context().push()
+
+        if __name__ == "__main__":
+            app.run()
+        """), "FS011") == [("serve.py", 3)]
+
+
 # -- FS006 shared-session -----------------------------------------------------------------------
 
 
@@ -99,6 +141,21 @@ def test_fs006_module_level_session_and_session_on_an_import_time_object(tmp_pat
             def __init__(self):
                 self.session = SessionLocal()
         """), "FS006") == [("jobs.py", 3), ("jobs.py", 4), ("jobs.py", 9)]
+
+
+def test_fs006_noop_in_a_migration(tmp_path):
+    assert reported(tmp_path, project(VIEWS_HEADER, migration_5770674184de="""\
+        from alembic import op
+
+        from .db import SessionLocal
+
+        revision = "5770674184de"
+        session = SessionLocal()
+
+
+        def upgrade():
+            session.execute("DELETE FROM duplicates")
+        """), "FS006") == []
 
 
 # -- FS007 uncommitted-write --------------------------------------------------------------------
@@ -186,6 +243,34 @@ def test_fs008_slow_calls_inside_session_scopes(tmp_path):
                 time.sleep(1)
                 subprocess.run(["true"])
         """)), "FS008") == [("views.py", 17), ("views.py", 20), ("views.py", 21)]
+
+
+def test_fs008_judges_what_is_open_at_the_slow_call(tmp_path):
+    # With autobegin, nothing is open before the first query or after a commit: a poller
+    # that commits, then sleeps, holds no transaction while it sleeps (issue 10).
+    assert reported(tmp_path, project(views("""
+        import time
+
+        import requests
+
+
+        def poll(contact_id):
+            with SessionLocal() as session:
+                time.sleep(1)
+                while True:
+                    contact = session.get(Contact, contact_id)
+                    contact.seen += 1
+                    session.commit()
+                    time.sleep(30)
+
+
+        def refresh(contact_id):
+            with SessionLocal() as session:
+                for attempt in range(3):
+                    contact = session.get(Contact, contact_id)
+                    contact.rate = requests.get("https://example.invalid/rate").json()
+                    session.commit()
+        """)), "FS008") == [("views.py", 26)]
 
 
 # -- FS009 band-aid-refresh ---------------------------------------------------------------------

@@ -43,6 +43,63 @@ TEARDOWN_KINDS = frozenset(
     {"teardown_appcontext", "teardown_request", "teardown_app_request", "after_request"}
 )
 BLOCKS = ("body", "orelse", "finalbody")
+ALEMBIC_BIND = "alembic.op.get_bind"
+TEST_FOLDERS = frozenset({"test", "tests", "testing"})
+PROJECT_MARKERS = ("pyproject.toml", "setup.py", "setup.cfg", ".git")
+
+
+def is_test_module(path: Path | None) -> bool:
+    """A test module, by pytest's and unittest's naming: named `test_*.py`, `*_test.py` or
+    `conftest.py`, or in a `test`, `tests` or `testing` folder of its project (the folders
+    above the nearest `pyproject.toml`, `setup.py`, `setup.cfg` or `.git` do not count)."""
+    if path is None:
+        return False
+    name = path.name
+    if name.startswith("test_") or name.endswith("_test.py") or name == "conftest.py":
+        return True
+    return any(part in TEST_FOLDERS for part in _folders_in_project(path.parent))
+
+
+def is_main_guard(stmt: ast.stmt) -> bool:
+    """``if __name__ == "__main__":``"""
+    test = stmt.test if isinstance(stmt, ast.If) else None
+    return (
+        isinstance(test, ast.Compare) and len(test.ops) == 1 and isinstance(test.ops[0], ast.Eq)
+        and {_constant_or_name(test.left), _constant_or_name(test.comparators[0])} == {"__name__", "'__main__'"}
+    )
+
+
+SERVING = frozenset({"run", "serve", "serve_forever", "run_simple"})
+
+
+def _serves(stmt: ast.stmt) -> bool:
+    """Whether a ``__main__`` block starts a server (``app.run()``, ``serve(app)``)."""
+    for node in ast.walk(stmt):
+        if isinstance(node, ast.Call):
+            func = node.func
+            name = func.attr if isinstance(func, ast.Attribute) else getattr(func, "id", None)
+            if name in SERVING:
+                return True
+    return False
+
+
+def _constant_or_name(node: ast.expr) -> str | None:
+    if isinstance(node, ast.Name):
+        return node.id
+    if isinstance(node, ast.Constant) and isinstance(node.value, str):
+        return repr(node.value)
+    return None
+
+
+@lru_cache(maxsize=1024)
+def _folders_in_project(folder: Path) -> tuple[str, ...]:
+    parts = []
+    while not any((folder / marker).exists() for marker in PROJECT_MARKERS):
+        if folder.parent == folder:
+            return tuple(parts[:3])  # no project: the nearest folders only
+        parts.append(folder.name)
+        folder = folder.parent
+    return tuple(parts)
 
 
 class Where(NamedTuple):
@@ -109,6 +166,11 @@ class ModuleFacts:
     apps: list[AppDef] = field(default_factory=list)
     functions: dict[str, FunctionFacts] = field(default_factory=dict)
     registrations: list[Registration] = field(default_factory=list)
+    # module-level `application = create_app()`: qualified name -> what the called names denote
+    made_by: dict[str, frozenset[str]] = field(default_factory=dict)
+    # module-level names also bound to something that is no scoped_session -> first such line
+    not_registry: dict[str, int] = field(default_factory=dict)
+    main_guard: bool = False  # `if __name__ == "__main__":` at module level, starting no server
     calls: list[CallWithArgs] = field(default_factory=list)
     module_names: set[str] = field(default_factory=set)  # every name bound at module level
     gevent_patched: bool = False  # calls gevent.monkey.patch_all()
@@ -158,6 +220,7 @@ class _Collector:
         self.helper_depth = 0  # >0 inside a session helper: its session is the point
         self.blocks_seen: list[tuple[list[ast.stmt], str]] = []  # (statements, function)
         self.method_owners: set[str] = set()  # `s` of every `s.commit()` (SESSION_METHODS)
+        self.alembic_binds: set[tuple[str, str]] = set()  # (function, `conn` of conn = op.get_bind())
 
     def qnames(self, node: ast.AST) -> frozenset[str]:
         return self.names.qnames(node)
@@ -207,10 +270,29 @@ class _Collector:
 
     def analyse_blocks(self) -> None:
         """After the walk, when every name a session method is called on is known."""
+        in_tests = is_test_module(self.facts.path)
         for body, function in self.blocks_seen:
-            plans = analyse_block(body, function, self.session_callee, self.positions, self.method_owners)
+            plans = analyse_block(
+                body, function, self.session_callee, self.positions, self.method_owners,
+                skip=lambda call, function=function: self._on_alembic_connection(call, function),
+            )
+            for plan in plans if in_tests else ():
+                # A test may open a second session on purpose (a race, a fresh read): never a
+                # rewrite, and never a helper in production code generated for it.
+                plan.summary.applicability, plan.summary.reason = "none", "test code"
             self.session_plans.extend(plans)
             self.facts.sessions.handmade.extend(p.summary for p in plans)
+
+    def _on_alembic_connection(self, call: ast.Call, function: str) -> bool:
+        """``Session(bind=op.get_bind())`` in a migration: the session rides Alembic's own
+        connection and transaction, which Alembic commits or rolls back; it holds no
+        pooled connection of its own."""
+        for arg in (*call.args, *(k.value for k in call.keywords)):
+            if isinstance(arg, ast.Call) and ALEMBIC_BIND in self.qnames(arg.func):
+                return True
+            if isinstance(arg, ast.Name) and (function, arg.id) in self.alembic_binds:
+                return True
+        return False
 
     def _one_line(self, stmt: ast.stmt) -> bool:
         lines = self.positions.lines
@@ -323,12 +405,20 @@ class _Collector:
             if len(target) == 1:
                 self.facts.bindings[name.id] = next(iter(target))
         if not isinstance(value, ast.Call):
+            if self.depth == 0:
+                self.facts.not_registry.setdefault(name.id, value.lineno)
             return
         callee = self.qnames(value.func)
+        if self.depth == 0 and callee:
+            self.facts.made_by[f"{self.facts.name}.{name.id}"] = callee
+        if ALEMBIC_BIND in callee and self.functions:
+            self.alembic_binds.add((self.functions[-1].qname, name.id))
         if callee & SESSIONMAKER and self.depth == 0:
             qname = f"{self.facts.name}.{name.id}"
             self.facts.sessions.factories.append((qname, self.location(name)))
             self.factory_statements[qname] = self.statement
+        if self.depth == 0 and not callee & SCOPED_SESSION:
+            self.facts.not_registry.setdefault(name.id, value.lineno)
         if callee & SCOPED_SESSION and self.depth == 0:
             self.facts.registries.append(
                 RegistryDef(f"{self.facts.name}.{name.id}", name.id, self.location(name))
@@ -389,6 +479,8 @@ class _Collector:
 
     def _app(self, call: ast.Call) -> None:
         parent = self.parent
+        if isinstance(parent, ast.Attribute) and parent.value is call:
+            return  # `Flask(__name__).test_request_context()`: thrown away, serves no request
         info = self.current()
         function = info.qname if info and "<lambda" not in info.qname else None
         target = None
@@ -432,6 +524,8 @@ def collect_facts(tree: ast.Module, positions: Positions, path: Path, where: Whe
     collector = _Collector(facts, names, positions)
     for stmt in tree.body:
         collector.visit(stmt, tree)
+        if is_main_guard(stmt) and not _serves(stmt):
+            facts.main_guard = True
     collector.analyse_blocks()
     caches = collect_orm(tree, names, positions, where.name)
     facts.orm = caches.facts

@@ -117,6 +117,24 @@ class ProjectIndex:
                         todo.append(candidate)
         return seen
 
+    @cached_property
+    def imported_modules(self) -> frozenset[str]:
+        """Project modules some project module imports (and their packages)."""
+        found = set()
+        for facts in self.modules.values():
+            for name in facts.imported:
+                parts = name.split(".")
+                found.update(".".join(parts[:i]) for i in range(1, len(parts) + 1))
+        return frozenset(found & self.modules.keys())
+
+    def runs_apart(self, facts) -> bool:
+        """Code that serves no request: an Alembic environment or migration (it imports
+        alembic), or a script (`if __name__ == "__main__":`) no project module imports. What
+        it keeps at module level lives and dies with one command."""
+        if any(name == "alembic" or name.startswith("alembic.") for name in facts.imported):
+            return True
+        return facts.main_guard and not facts.reports.views and facts.name not in self.imported_modules
+
     def registries_used_by(self, app_module: str) -> list[str]:
         modules = self.closure(app_module)
         return sorted(q for q in self.registries if self.registry_module(q) in modules)
@@ -188,15 +206,33 @@ class ProjectIndex:
         return None
 
     def registrations_for(self, app: AppDef, app_module: str) -> list:
-        """Every teardown registration that applies to ``app``."""
+        """Every teardown registration that applies to ``app``: on its name, or, for an app
+        a factory makes, on the names the factory's result is bound to (``application =
+        create_app()`` then ``@application.teardown_appcontext``)."""
         by_target, app_wide, passed = self._registrations
-        regs = list(by_target.get(app.qname, ()))
+        names = [app.qname]
+        if app.function is not None:
+            names += self._factory_results.get(app.function, [])
+        regs = []
+        for name in names:
+            regs += [reg for reg in by_target.get(name, ()) if reg not in regs]
         closure = self.closure(app_module)
         regs += [reg for module, reg in app_wide if module in closure and reg not in regs]  # a blueprint's
-        for callee_names, arg_key in passed.get(app.qname, ()):
-            for callee in self.resolve_all(callee_names):
-                regs.extend(self.registrars.get((callee, arg_key), []))
+        for name in names:
+            for callee_names, arg_key in passed.get(name, ()):
+                for callee in self.resolve_all(callee_names):
+                    regs.extend(self.registrars.get((callee, arg_key), []))
         return regs
+
+    @cached_property
+    def _factory_results(self) -> dict[str, list[str]]:
+        """Function -> the module-level names bound to what a call of it returns."""
+        found: dict[str, list[str]] = {}
+        for facts in self.modules.values():
+            for target, callee in facts.made_by.items():
+                for function in self.resolve_all(callee):
+                    found.setdefault(function, []).append(target)
+        return found
 
     @cached_property
     def _registrations(self):

@@ -23,6 +23,11 @@ SLOW_PREFIXES = (
     "boto3.", "socket.", "time.sleep", "asyncio.sleep", "aiohttp.",
 )
 FUNCTIONS = (ast.FunctionDef, ast.AsyncFunctionDef)
+ENDS_TRANSACTION = frozenset({"commit", "rollback", "close"})
+BEGINS_TRANSACTION = frozenset(
+    {"query", "execute", "get", "scalar", "scalars", "add", "add_all", "delete", "merge",
+     "flush", "refresh", "bulk_save_objects", "begin", "connection"}
+)
 
 
 @dataclass(frozen=True)
@@ -86,6 +91,7 @@ class _ReportCollector:
         self.functions: list[str] = []
         self.classes: list[str] = []
         self.scopes: list[SessionScope] = []
+        self.transaction: list[list] = []  # per scope: [session names, open?]
         self.contexts: set[str] = set()  # module-level names bound to X.app_context()
 
     def qnames(self, node: ast.AST) -> frozenset[str]:
@@ -139,7 +145,20 @@ class _ReportCollector:
         scope = SessionScope(callee, [])
         self.facts.scopes.append(scope)
         self.scopes.append(scope)
+        names = frozenset(
+            item.optional_vars.id for item in node.items if isinstance(item.optional_vars, ast.Name)
+        )
+        begins = any(
+            isinstance(item.context_expr, ast.Call) and isinstance(item.context_expr.func, ast.Attribute)
+            and item.context_expr.func.attr == "begin"
+            for item in node.items
+        )
+        # Whether a transaction is open, in source order: `with Session() as s:` begins one
+        # at the first query (autobegin), `commit()` and `rollback()` end it; a scope whose
+        # session has no name is taken as open throughout.
+        self.transaction.append([names, begins or not names])
         self.generic_visit(node)
+        self.transaction.pop()
         self.scopes.pop()
 
     # -- statements ---------------------------------------------------------------------------
@@ -171,9 +190,18 @@ class _ReportCollector:
         if not self.functions and not self.classes:
             self.facts.instantiated_at_import |= callee
         on_a_result = isinstance(func, ast.Attribute) and isinstance(func.value, ast.Call)
-        for scope in self.scopes if not on_a_result else ():  # not `requests.get(...).json()`
+        if isinstance(func, ast.Attribute) and isinstance(func.value, ast.Name):
+            for state in self.transaction:
+                if func.value.id in state[0]:
+                    if func.attr in ENDS_TRANSACTION:
+                        state[1] = False
+                    elif func.attr in BEGINS_TRANSACTION:
+                        state[1] = True
+        for scope, state in zip(self.scopes, self.transaction) if not on_a_result else ():
+            if not state[1]:
+                continue  # nothing open while it waits (`commit()` then `sleep()` in a loop)
             for name in callee:
-                if name.startswith(SLOW_PREFIXES):
+                if name.startswith(SLOW_PREFIXES):  # not `requests.get(...).json()`
                     scope.slow.append((name, self.location(node)))
                     break
         if callee & SCOPED_SESSION:

@@ -393,9 +393,11 @@ def analyse_block(
     callee_of: Callable[[ast.Call], frozenset[str]],
     positions: Positions,
     method_owners: set[str] | frozenset[str] | None = None,
+    skip: Callable[[ast.Call], bool] | None = None,
 ) -> list[Plan]:
     """Every hand-made session whose creation is a statement of ``body``. ``method_owners``,
-    when given, holds at least every name a session method is called on in ``body``."""
+    when given, holds at least every name a session method is called on in ``body``;
+    creations ``skip`` accepts are no hand-made sessions."""
     if not body or not _on_own_line(body[0], positions):
         return []  # a one-line body (`if x: s = Session()`) has no room for a block
     plans = []
@@ -411,7 +413,7 @@ def analyse_block(
         if method_owners is not None and stmt.targets[0].id not in method_owners:
             continue
         callee = callee_of(stmt.value)
-        if not callee:
+        if not callee or (skip is not None and skip(stmt.value)):
             continue
         if owners is None:  # no session method called on it anywhere in the block: no session
             owners = _session_method_owners(body)

@@ -79,6 +79,8 @@ class GlobalOrmCache(Rule):
     # -- NAME = <query> at import ---------------------------------------------------------------
     def _globals(self, ctx: FileContext) -> Iterator[Finding]:
         index = ctx.index
+        if index.runs_apart(ctx.facts):
+            return  # a one-shot command's globals serve no request
         for cached in ctx.facts.orm.globals:
             entry = index.global_caches.get(cached.qname)
             if entry is None:

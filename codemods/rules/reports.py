@@ -58,8 +58,9 @@ class SharedSession(Rule):
 
     def check(self, ctx: FileContext) -> Iterator[Finding]:
         index = ctx.index
+        apart = index.runs_apart(ctx.facts)  # no request ever shares its module's session
         for qname, callee, location in ctx.facts.reports.module_sessions:
-            if _makes_session(index, callee):
+            if not apart and _makes_session(index, callee):
                 name = qname.rpartition(".")[2]
                 yield self.finding(
                     ctx, location,
@@ -337,6 +338,8 @@ class PushedAppContext(Rule):
         return bool(facts.reports.pushes)
 
     def check(self, ctx: FileContext) -> Iterator[Finding]:
+        if ctx.index.runs_apart(ctx.facts):
+            return  # a one-shot command: the context ends with its process
         for location in ctx.facts.reports.pushes:
             yield self.finding(
                 ctx, location,

@@ -99,6 +99,13 @@ class MissingTeardown(Rule):
         for qname in missing:
             if len(index.registries[qname]) > 1:
                 return None, f"`{qname}` is defined more than once"
+            module, _, name = qname.rpartition(".")
+            line = index.modules[module].not_registry.get(name) if module in index.modules else None
+            if line is not None:
+                return None, (
+                    f"`{name}` is also bound to something that is not a scoped_session (line "
+                    f"{line}), where `{name}.remove()` would fail"
+                )
 
         references, imports, local_imports = [], [], []
         for qname in missing:

@@ -612,9 +612,9 @@ def test_a_session_on_another_engine_in_a_migration_is_still_found(tmp_path):
     assert finding.fix is None
 
 
-def test_test_code_is_reported_never_rewritten_and_gets_no_helper(tmp_path):
+def test_test_code_is_not_a_finding_and_gets_no_helper(tmp_path):
     # A race test opens a second session on purpose; production code must not get a
-    # get_db_session() helper only to serve it.
+    # get_db_session() helper only to serve it (issue 10).
     test_module = """\
         from pkg.database import SessionLocal
 
@@ -632,9 +632,51 @@ def test_test_code_is_reported_never_rewritten_and_gets_no_helper(tmp_path):
             "tests/__init__.py": "", "tests/integration/__init__.py": "",
         }
         result = check_noop(tmp_path / name.replace("/", "_"), files, FS005_UNSAFE)
-        [finding] = findings(result, "FS005")
-        assert finding.fix is None
-        assert "(not fixed: test code)" in finding.message
+        assert findings(result, "FS005") == []
+
+
+ONE_SHOT = """\
+    from pkg.database import SessionLocal
+
+
+    def rotate(days):
+        session = SessionLocal()
+        session.execute("DELETE FROM audit WHERE age > :days", {"days": days})
+        session.commit()
+    """
+
+
+@pytest.mark.parametrize(
+    "name, module",
+    [
+        pytest.param(
+            "pkg/cli.py",
+            ONE_SHOT.replace("    def rotate", "    @audit_cli.command(\"rotate\")\n    def rotate")
+            .replace("    from pkg.database", "    import click\n\n    from pkg.database")
+            + "\n\n    audit_cli = click.Group()\n",
+            id="click-command",
+        ),
+        pytest.param(
+            "pkg/update_counter.py",
+            ONE_SHOT + "\n\n    if __name__ == \"__main__\":\n        rotate(30)\n",
+            id="script-no-module-imports",
+        ),
+    ],
+)
+def test_one_shot_commands_are_not_findings_and_get_no_helper(tmp_path, name, module):
+    files = {"pkg/__init__.py": "", "pkg/database.py": DATABASE, name: module}
+    result = check_noop(tmp_path, files, FS005_UNSAFE)
+    assert findings(result, "FS005") == []
+
+
+def test_a_script_the_project_imports_is_still_checked(tmp_path):
+    files = {
+        "pkg/__init__.py": "", "pkg/database.py": DATABASE,
+        "pkg/jobs.py": ONE_SHOT + "\n\n    if __name__ == \"__main__\":\n        rotate(30)\n",
+        "pkg/worker.py": "from pkg.jobs import rotate\n",
+    }
+    result = run([make_project(tmp_path / "project", files)], FS005)
+    assert any(f.code == "FS005" for r in result.files for f in r.applied)
 
 
 def test_a_test_folder_above_the_project_does_not_make_its_modules_test_code(tmp_path):

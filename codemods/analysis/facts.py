@@ -220,6 +220,7 @@ class _Collector:
         self.helper_depth = 0  # >0 inside a session helper: its session is the point
         self.blocks_seen: list[tuple[list[ast.stmt], str]] = []  # (statements, function)
         self.method_owners: set[str] = set()  # `s` of every `s.commit()` (SESSION_METHODS)
+        self.cli_commands: set[str] = set()  # functions decorated with `@....command(...)`
         self.alembic_binds: set[tuple[str, str]] = set()  # (function, `conn` of conn = op.get_bind())
 
     def qnames(self, node: ast.AST) -> frozenset[str]:
@@ -270,16 +271,17 @@ class _Collector:
 
     def analyse_blocks(self) -> None:
         """After the walk, when every name a session method is called on is known."""
-        in_tests = is_test_module(self.facts.path)
+        if is_test_module(self.facts.path):
+            # A test opens a second session on purpose (a race, a fresh read), and its
+            # sessions end with the test run: no finding, and no helper in production code.
+            return
         for body, function in self.blocks_seen:
+            if function in self.cli_commands:
+                continue  # `@cli.command()`: one command, one process; its session ends with it
             plans = analyse_block(
                 body, function, self.session_callee, self.positions, self.method_owners,
                 skip=lambda call, function=function: self._on_alembic_connection(call, function),
             )
-            for plan in plans if in_tests else ():
-                # A test may open a second session on purpose (a race, a fresh read): never a
-                # rewrite, and never a helper in production code generated for it.
-                plan.summary.applicability, plan.summary.reason = "none", "test code"
             self.session_plans.extend(plans)
             self.facts.sessions.handmade.extend(p.summary for p in plans)
 
@@ -350,6 +352,11 @@ class _Collector:
         self.facts.functions[qname] = info
         self.function_nodes[qname] = node
         for decorator in node.decorator_list:
+            called = decorator.func if isinstance(decorator, ast.Call) else decorator
+            if (isinstance(called, ast.Attribute) and called.attr == "command") or (
+                isinstance(called, ast.Name) and called.id == "command"
+            ):
+                self.cli_commands.add(qname)  # click's, Flask's `app.cli`'s, Flask-Script's
             if isinstance(decorator, ast.Attribute) and decorator.attr in TEARDOWN_KINDS:
                 self.facts.registrations.append(
                     Registration(

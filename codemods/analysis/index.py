@@ -127,13 +127,19 @@ class ProjectIndex:
                 found.update(".".join(parts[:i]) for i in range(1, len(parts) + 1))
         return frozenset(found & self.modules.keys())
 
-    def runs_apart(self, facts) -> bool:
-        """Code that serves no request: an Alembic environment or migration (it imports
-        alembic), or a script (`if __name__ == "__main__":`) no project module imports. What
-        it keeps at module level lives and dies with one command."""
+    def runs_apart(self, facts) -> str | None:
+        """Why the module serves no request, if it does not: "migration" for an Alembic
+        environment or revision (it imports alembic, or names its `revision` and
+        `down_revision`), "script" for a module with an `if __name__ == "__main__":` block
+        that starts no server and that no project module imports. What it keeps at module
+        level lives and dies with one command."""
         if any(name == "alembic" or name.startswith("alembic.") for name in facts.imported):
-            return True
-        return facts.main_guard and not facts.reports.views and facts.name not in self.imported_modules
+            return "migration"
+        if {"revision", "down_revision"} <= facts.module_names:
+            return "migration"
+        if facts.main_guard and not facts.reports.views and facts.name not in self.imported_modules:
+            return "script"
+        return None
 
     def registries_used_by(self, app_module: str) -> list[str]:
         modules = self.closure(app_module)
@@ -312,6 +318,7 @@ class ProjectIndex:
             {
                 source
                 for facts in self.modules.values()
+                if self.runs_apart(facts) != "script"
                 for handmade in facts.sessions.handmade
                 if self.fixable(handmade, unsafe_fixes)
                 and (source := self.session_source(handmade)) in self.factories

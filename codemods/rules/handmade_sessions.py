@@ -88,6 +88,8 @@ class HandMadeSession(Rule):
 
     def check(self, ctx: FileContext) -> Iterator[Finding]:
         yield from self._helpers(ctx)
+        if ctx.index.runs_apart(ctx.facts) == "script":
+            return  # a one-shot command: its sessions end with its process
         for plan in ctx.collected.session_plans:
             finding = self._occurrence(ctx, plan)
             if finding is not None:

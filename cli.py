@@ -173,8 +173,13 @@ def _write(result, paths, branch: str | None, allow_dirty: bool) -> int | None:
         return 2
     if branch:
         applied = [f for file in result.changed for f in file.applied]
+        from .codemods.engine.formats import text_line
+        from .codemods.rules import BY_CODE
+
+        reasons = {code: rule.reason() for code, rule in BY_CODE.items()}
+        message = gitops.commit_message(applied, lambda f: text_line(f, _display), reasons)
         try:
-            sha = gitops.commit(changed, gitops.commit_message(applied), root)
+            sha = gitops.commit(changed, message, root)
         except gitops.GitError as exc:
             click.echo(f"error: the fixes are written but could not be committed: {exc}", err=True)
             return 2
@@ -227,6 +232,10 @@ def _report(result, settings, mode: str, output_format: str, color,
                     click.echo(_colour_diff(diff), nl=False, color=True)
                 else:
                     stdout.write(diff)
+                stdout.flush()
+                # Why the hunks are there: the findings this file's diff fixes, on stderr.
+                for finding in file.applied:
+                    click.echo(f"{formats.text_line(finding, _display)} [fixed in the diff above]", err=True)
         for finding in shown:
             line = formats.text_line(finding, _display)
             if use_color:

@@ -83,7 +83,7 @@ def measure(command: list[str], cwd: Path, env=None, timeout: float | None = Non
 def tools(jobs: int, skip_libcst: bool):
     env = {**os.environ, "PYTHONPATH": str(REPO)}
     found = [
-        ("fixsessions --dry-run", [str(BIN / "fixsessions"), "--dry-run", "--jobs", str(jobs), "."], None),
+        ("fixsessions --dry-run", [str(BIN / "fixsessions"), "--dry-run", "--no-cache", "--jobs", str(jobs), "."], None),
         ("ruff check --no-cache --select E9", [str(BIN / "ruff"), "check", "--no-cache", "--select", "E9", "--exit-zero", "."], None),
     ]
     if not skip_libcst:

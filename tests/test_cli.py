@@ -79,6 +79,20 @@ def test_dry_run_patch_applies_to_exactly_what_write_mode_writes(tmp_path):
     assert (again.returncode, again.stdout) == (0, b"")
 
 
+def test_dry_run_says_why_each_file_changes(tmp_path):
+    # A reviewer reads, under each file's diff, the findings it fixes (issue 10).
+    root = make_project(tmp_path, {"app.py": APP, "admin.py": APP.replace("app =", "admin =")})
+    dry = fixsessions("--dry-run", "--no-cache", "app.py", "admin.py", cwd=root)
+    assert dry.returncode == 1
+    why = [line for line in dry.stderr.decode().splitlines() if line.endswith("[fixed in the diff above]")]
+    assert why == [
+        f"{name}.py:5:{7 if name == 'app' else 9}: FS001 Flask app `{name}` uses scoped_session `db_session` "
+        f"({name}.py:4) but no teardown calls `remove()`: worker threads keep one session and its "
+        "transaction across requests [fixed in the diff above]"
+        for name in ("app", "admin")
+    ]
+
+
 def test_exit_codes(tmp_path):
     root = make_project(tmp_path, {"app.py": APP})
     assert fixsessions("--check", ".", cwd=root).returncode == 1

@@ -90,7 +90,13 @@ def test_branch_commits_the_fixes_with_rules_and_counts(tmp_path):
     assert b"to branch fix-sessions" in result.stderr
     assert git("branch", "--show-current", cwd=root).strip() == "fix-sessions"
     assert git("log", "-1", "--format=%B", cwd=root).strip() == (
-        "fixsessions: fix 2 session-lifecycle finding(s)\n\n- FS001 missing-teardown: 2"
+        "fixsessions: fix 2 session-lifecycle finding(s)\n\n- FS001 missing-teardown: 2\n\n"
+        "Fixed:\n"
+        "- admin.py:5:9: FS001 Flask app `admin` uses scoped_session `db_session` (admin.py:4) but no "
+        "teardown calls `remove()`: worker threads keep one session and its transaction across requests\n"
+        "- app.py:5:7: FS001 Flask app `app` uses scoped_session `db_session` (app.py:4) but no "
+        "teardown calls `remove()`: worker threads keep one session and its transaction across requests\n\n"
+        "Why:\n- FS001: `scoped_session` gives one session per thread, not per request."
     )
     assert git("status", "--porcelain", cwd=root) == ""
     assert git("show", "main:app.py", cwd=root) == APP  # main is untouched

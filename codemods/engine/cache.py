@@ -17,6 +17,7 @@ import os
 import tempfile
 from dataclasses import asdict
 from pathlib import Path
+from typing import Iterable
 
 from ..analysis.location import Location
 from ..rules.base import Finding, Fix
@@ -42,7 +43,7 @@ def _own_sources() -> str:
     return digest.hexdigest()
 
 
-def digest(settings_key: str, contents: list[tuple[str, bytes]]) -> str:
+def digest(settings_key: str, contents: Iterable[tuple[str, bytes]]) -> str:
     found = hashlib.blake2b(digest_size=20)
     found.update(_own_sources().encode())
     found.update(settings_key.encode())

@@ -291,8 +291,14 @@ def run(paths: list[Path], settings: Settings = Settings(), progress=None) -> Ru
     walked = [os.path.abspath(p) + os.sep for p in paths if p.is_dir() and not p.is_symlink()]
     context = []
     walk, shallow = set(), set()
-    for path in found.files:
-        folders, files_of = context_folders(path, module_name_for(path)[0])
+    asked: set = set()
+    marked: dict = {}
+    for path in found.files:  # the answer depends on the folder and import root only
+        key = (os.path.dirname(os.path.abspath(path)), module_name_for(path)[0])
+        if key in asked:
+            continue
+        asked.add(key)
+        folders, files_of = context_folders(path, key[1], marked)
         walk.update(folders)
         shallow.update(files_of)
     extra = []
@@ -320,6 +326,14 @@ def run(paths: list[Path], settings: Settings = Settings(), progress=None) -> Ru
     return RunResult(results, found.skipped)
 
 
+def _contents(path: Path) -> tuple[str, bytes]:
+    try:
+        data = read_bytes(path)
+    except SourceError as exc:
+        data = f"\0unreadable: {exc}".encode()
+    return os.path.abspath(path), data
+
+
 @contextmanager
 def _no_cycle_collection():
     """Python's cycle collector off while trees are made: every `ast` node counts as an
@@ -343,17 +357,10 @@ class _Cached:
     """The result cache's entry for this run (see `codemods.engine.cache`)."""
 
     def __init__(self, paths: list[Path], files: list[FileResult], settings: Settings) -> None:
-        contents = []
-        for result in files:
-            try:
-                data = read_bytes(result.path)
-            except SourceError as exc:
-                data = f"\0unreadable: {exc}".encode()
-            contents.append((os.path.abspath(result.path), data))
-        self.contents = dict(contents)
         self.settings_key = settings.key()
         self.paths_key = "\0".join(sorted(os.path.abspath(p) for p in paths))
-        self.key = cache.digest(self.settings_key, contents)
+        # Each file is read, hashed and let go: a 13,000-file tree is 200 MB of source.
+        self.key = cache.digest(self.settings_key, (_contents(result.path) for result in files))
         self.folder = cache.folder_for(project_root(paths[0]) if paths else None)
 
     def answer(self, results: list[FileResult]) -> bool:
@@ -362,8 +369,9 @@ class _Cached:
             return False
         for result in results:
             data = entry[os.path.abspath(result.path)]
-            result.original = self.contents[os.path.abspath(result.path)]
             result.fixed = cache.decode_bytes(data["fixed"])
+            if result.fixed is not None:  # its diff is shown: the bytes hashed a moment ago
+                result.original = _contents(result.path)[1]
             result.error, result.internal_error = data["error"], data["internal_error"]
             result.notes = data["notes"]
             for name in ("findings", "initial", "applied"):

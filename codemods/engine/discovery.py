@@ -149,25 +149,32 @@ def discover(paths: list[Path], exclude: list[str] = ()) -> Discovery:
 PROJECT_MARKERS = ("pyproject.toml", "setup.py", "setup.cfg", ".git")
 
 
-def project_root(path: Path) -> Path | None:
+def project_root(path: Path, marked: dict | None = None) -> Path | None:
     """The nearest folder at or above ``path`` with a pyproject.toml, setup.py, setup.cfg or
-    .git (as ruff and black find a project), or None."""
+    .git (as ruff and black find a project), or None. ``marked`` remembers, across calls of
+    one run, which folders have a marker."""
     directory = Path(os.path.abspath(path))
     if not directory.is_dir():
         directory = directory.parent
+    marked = {} if marked is None else marked
     for candidate in (directory, *directory.parents):
-        if any((candidate / marker).exists() for marker in PROJECT_MARKERS):
+        found = marked.get(candidate)
+        if found is None:
+            found = marked[candidate] = any(
+                os.path.exists(os.path.join(candidate, marker)) for marker in PROJECT_MARKERS
+            )
+        if found:
             return candidate
     return None
 
 
-def context_folders(path: Path, import_root: Path) -> tuple[list[Path], list[Path]]:
+def context_folders(path: Path, import_root: Path, marked: dict | None = None) -> tuple[list[Path], list[Path]]:
     """Where the rest of a named file's project is: (folders to walk, folders whose own .py
     files count, not their subfolders). The file's import root, but never above its project
     root; outside any project, its top-level package, or else its own folder's files alone
     (a file in /tmp costs that folder's listing, not a walk of /tmp)."""
     path = Path(os.path.abspath(path))
-    project = project_root(path.parent)
+    project = project_root(path.parent, marked)
     if project is not None:
         if _within(import_root, project):
             return [import_root], []

@@ -44,10 +44,18 @@ def uncommitted(paths: list[Path]) -> list[Path]:
     return [p for p in paths if p.resolve() in dirty]
 
 
-def commit_message(applied) -> str:
+def commit_message(applied, line=None, reasons=None) -> str:
+    """The subject, the count per rule, then (with ``line``) every fixed finding as
+    ``line(finding)`` and (with ``reasons``, code -> one line) why each rule matters."""
     counts = Counter((f.code, f.name) for f in applied)
     lines = [f"fixsessions: fix {sum(counts.values())} session-lifecycle finding(s)", ""]
     lines += [f"- {code} {name}: {n}" for (code, name), n in sorted(counts.items())]
+    if line is not None:
+        lines += ["", "Fixed:"]
+        lines += [f"- {line(f)}" for f in applied]
+    if reasons:
+        lines += ["", "Why:"]
+        lines += [f"- {code}: {reasons[code]}" for code, _ in sorted(counts) if code in reasons]
     return "\n".join(lines) + "\n"
 
 

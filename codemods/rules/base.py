@@ -158,6 +158,13 @@ class Rule:
     use_instead: ClassVar[str]
     fix_safety: ClassVar[str]
 
+    @classmethod
+    def reason(cls) -> str:
+        """The first sentence of `why`: the rule's one-line reason."""
+        text = " ".join(cls.why.split())
+        end = text.find(". ")
+        return text if end < 0 else text[: end + 1]
+
     def check(self, ctx: FileContext) -> Iterator[Finding]:
         raise NotImplementedError
 

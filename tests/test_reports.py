@@ -184,6 +184,77 @@ def test_fs007_noop_commits_directly_or_through_a_helper(tmp_path):
         """)), "FS007") == []
 
 
+def test_fs007_noop_when_a_decorator_commits_for_the_view(tmp_path):
+    # A project decorator whose wrapper commits after the view and rolls back on error, in
+    # another module, with and without arguments (issue 10).
+    assert reported(tmp_path, project(views("""
+        from .transactions import atomic, with_session
+
+
+        @bp.post("/a")
+        @with_session
+        def create():
+            db_session.add(Contact())
+            return ""
+
+
+        @bp.post("/b")
+        @atomic(retries=2)
+        def update():
+            db_session.merge(Contact())
+            return ""
+        """), transactions="""\
+        import functools
+
+        from .db import db_session
+
+
+        def with_session(view):
+            @functools.wraps(view)
+            def wrapper(*args, **kwargs):
+                try:
+                    result = view(*args, **kwargs)
+                    db_session.commit()
+                    return result
+                except Exception:
+                    db_session.rollback()
+                    raise
+            return wrapper
+
+
+        def atomic(retries=0):
+            def decorate(view):
+                def run(*args, **kwargs):
+                    result = view(*args, **kwargs)
+                    db_session.commit()
+                    return result
+                return run
+            return decorate
+        """), "FS007") == []
+
+
+def test_fs007_a_decorator_that_does_not_commit_changes_nothing(tmp_path):
+    assert reported(tmp_path, project(views("""
+        from .auth import login_required
+
+
+        @bp.post("/a")
+        @login_required
+        def create():
+            db_session.add(Contact())
+            return ""
+        """), auth="""\
+        import functools
+
+
+        def login_required(view):
+            @functools.wraps(view)
+            def wrapper(*args, **kwargs):
+                return view(*args, **kwargs)
+            return wrapper
+        """), "FS007") == [("views.py", 13)]
+
+
 def test_fs007_noop_when_the_teardown_commits(tmp_path):
     app = APP.replace("    db_session.remove()", "    if exception is None:\n        db_session.commit()\n    db_session.remove()")
     assert reported(tmp_path, project(views("""
@@ -404,6 +475,30 @@ def test_fs012_legacy_and_unpatched_gevent(tmp_path):
             shared = scoped_session(maker, scopefunc=greenlet.getcurrent)
         """,
     }, "FS012") == [("db.py", 6), ("db.py", 7)]
+
+
+def test_fs012_thread_scoped_registry_served_by_unpatched_gevent(tmp_path):
+    # The default scope is the thread; gevent's server runs many requests on one thread's
+    # greenlets. FS001 cites FS012 there; FS012 must say it too (issue 10).
+    assert reported(tmp_path, {
+        "db.py": """\
+            from sqlalchemy.orm import scoped_session
+
+            db_session = scoped_session(maker)
+        """,
+        "serve.py": """\
+            from gevent.pywsgi import WSGIServer
+
+            from app import app
+
+            WSGIServer(("", 8000), app).serve_forever()
+        """,
+        "app.py": """\
+            from flask import Flask
+
+            app = Flask(__name__)
+        """,
+    }, "FS012") == [("db.py", 3)]
 
 
 # -- every rule explains itself -----------------------------------------------------------------

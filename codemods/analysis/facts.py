@@ -151,6 +151,7 @@ class FunctionFacts:
     closes: set[str] = field(default_factory=set)  # X in X.close()
     unresolved_remove: bool = False  # .remove() on something no name resolves
     calls: set[str] = field(default_factory=set)
+    decorators: set[str] = field(default_factory=set)  # what `@d` / `@d(...)` names
 
 
 @dataclass
@@ -353,6 +354,7 @@ class _Collector:
         self.function_nodes[qname] = node
         for decorator in node.decorator_list:
             called = decorator.func if isinstance(decorator, ast.Call) else decorator
+            info.decorators |= self.qnames(called)
             if (isinstance(called, ast.Attribute) and called.attr == "command") or (
                 isinstance(called, ast.Name) and called.id == "command"
             ):

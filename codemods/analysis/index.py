@@ -25,6 +25,11 @@ class Reach:
     unknown_remove: bool  # calls .remove() on something the index cannot name
 
 
+GEVENT_SERVERS = frozenset(
+    {"gevent.pywsgi.WSGIServer", "gevent.wsgi.WSGIServer", "gevent.pool.Pool", "gevent.server.StreamServer"}
+)
+
+
 class ProjectIndex:
     def __init__(self, modules: dict[str, ModuleFacts], unparsed=()) -> None:
         self.modules = modules
@@ -32,6 +37,7 @@ class ProjectIndex:
         self._helpers: dict[bool, dict[str, str]] = {}
         self._resolved: dict[str, str] = {}
         self._closures: dict[str, frozenset[str]] = {}
+        self._decorators_committing: dict[str, bool] = {}
 
     def replacing(self, facts: ModuleFacts) -> ProjectIndex:
         """The same project with one module's facts re-read (after a fix changed it).
@@ -85,6 +91,13 @@ class ProjectIndex:
 
     def registry_module(self, qname: str) -> str:
         return qname.rpartition(".")[0]
+
+    @cached_property
+    def gevent_serves(self) -> bool:
+        """gevent's server or pool runs requests (greenlets, one thread)."""
+        return any(
+            name in GEVENT_SERVERS for f in self.modules.values() for name in f.imported
+        )
 
     @cached_property
     def unpatched_gevent(self) -> bool:
@@ -488,6 +501,22 @@ class ProjectIndex:
             if info is not None:
                 todo.extend(self.resolve(c) for c in info.calls)
         return False
+
+    def commits_around(self, function: str) -> bool:
+        """Whether a decorator of ``function`` commits or rolls back for it: the decorator,
+        or a function defined inside it (its wrapper), commits."""
+        info = self.functions.get(function)
+        return info is not None and any(self._decorator_commits(self.resolve(d)) for d in info.decorators)
+
+    def _decorator_commits(self, decorator: str) -> bool:
+        found = self._decorators_committing.get(decorator)
+        if found is None:
+            inner = decorator + ".<locals>."
+            found = self.commits(decorator) or any(
+                self.commits(qname) for qname in self.functions if qname.startswith(inner)
+            )
+            self._decorators_committing[decorator] = found
+        return found
 
     @cached_property
     def teardown_commits(self) -> bool:

@@ -97,6 +97,8 @@ def acts(tree: ast.Module, learned: frozenset[str] = frozenset()) -> bool:
             if any(_last_name(base) in BASES for base in node.bases):
                 return True
         elif isinstance(node, (ast.ImportFrom, ast.Import)):
+            if _imports_gevent(node):
+                return True  # whether gevent serves, and whether it is patched, matters
             if learned and (
                 any(alias.name.rpartition(".")[2] in learned for alias in node.names)
                 or (isinstance(node, ast.ImportFrom) and node.module
@@ -104,6 +106,12 @@ def acts(tree: ast.Module, learned: frozenset[str] = frozenset()) -> bool:
             ):
                 return True
     return False
+
+
+def _imports_gevent(node) -> bool:
+    if isinstance(node, ast.ImportFrom):
+        return not node.level and (node.module or "").split(".")[0] == "gevent"
+    return any(alias.name.split(".")[0] == "gevent" for alias in node.names)
 
 
 def defines_something(facts: ModuleFacts) -> bool:

@@ -110,8 +110,8 @@ class UncommittedWrite(Rule):
         if index.teardown_commits:
             return  # the app commits at teardown: handlers are not expected to
         for function, owners in ctx.facts.reports.views.items():
-            if not index.is_view(owners) or index.commits(function):
-                continue
+            if not index.is_view(owners) or index.commits(function) or index.commits_around(function):
+                continue  # it commits, or a helper it calls or a decorator of it does
             writes = [
                 call for call in ctx.facts.reports.session_calls
                 if call.function == function and call.method in WRITES and index.is_session(call.owner)
@@ -367,10 +367,20 @@ class LegacyScopefunc(Rule):
 
     @classmethod
     def may_apply(cls, facts, index) -> bool:
-        return bool(facts.reports.scopefuncs)
+        return bool(facts.reports.scopefuncs or facts.registries)
 
     def check(self, ctx: FileContext) -> Iterator[Finding]:
         index = ctx.index
+        if index.unpatched_gevent and index.gevent_serves:
+            scoped = {location.line for _, _, location in ctx.facts.reports.scopefuncs}
+            for registry in ctx.facts.registries:
+                if registry.location.line not in scoped:  # the default, thread-local scope
+                    yield self.finding(
+                        ctx, registry.location,
+                        f"`{registry.name}` is scoped per thread, and gevent serves requests "
+                        f"without `monkey.patch_all()`: concurrent requests on one thread's "
+                        f"greenlets share one session",
+                    )
         for _, names, location in ctx.facts.reports.scopefuncs:
             if any(marker in name for name in names for marker in LEGACY_SCOPEFUNC):
                 yield self.finding(

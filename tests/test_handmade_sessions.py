@@ -594,6 +594,78 @@ def test_alembic_data_migration_is_not_a_hand_made_session(tmp_path, upgrade):
     assert findings(result, "FS005") == []
 
 
+@pytest.mark.parametrize(
+    "services",
+    [
+        pytest.param(
+            """\
+            from .database import SessionLocal
+
+
+            def search(queries):
+                session = SessionLocal()
+                found = set()
+                try:
+                    for query in queries:
+                        found.update(session.execute(query).scalars())
+                finally:
+                    session.close()
+                return found
+            """,
+            id="statements-before-the-try",
+        ),
+        pytest.param(
+            """\
+            from .database import SessionLocal
+
+
+            def tag(names):
+                session = SessionLocal()
+                try:
+                    for name in names:
+                        session.add(name)
+                    session.commit()
+                except KeyboardInterrupt:
+                    session.rollback()
+                finally:
+                    session.close()
+            """,
+            id="own-handlers",
+        ),
+    ],
+)
+def test_closed_in_finally_on_every_path_is_not_a_finding(tmp_path, services):
+    # Flexget's archive search: the session is closed in `finally` on every path, and unused
+    # before the `try` (an unused session holds no connection). Today's message said
+    # "never closed" (issue 10).
+    result = check_noop(tmp_path, project(services), FS005_UNSAFE)
+    assert findings(result, "FS005") == []
+
+
+def test_commit_in_finally_is_reported_for_what_it_is(tmp_path):
+    services = """\
+        from .database import SessionLocal
+
+
+        def tag_source(source, names):
+            session = SessionLocal()
+            try:
+                for name in names:
+                    session.add(name)
+            finally:
+                session.commit()
+                session.close()
+        """
+    result = check_noop(tmp_path, project(services), FS005_UNSAFE)
+    [finding] = findings(result, "FS005")
+    assert finding.fix is None
+    assert finding.message == (
+        "session `session` from `SessionLocal()` commits in `finally`: after an error the work "
+        "done so far is committed, and `close()` is skipped when that commit raises (not fixed: "
+        "what to keep after an error is the author's decision)"
+    )
+
+
 def test_a_session_on_another_engine_in_a_migration_is_still_found(tmp_path):
     # The idiom is Alembic's connection, not the folder: an engine of its own is a session
     # like any other.

@@ -49,7 +49,7 @@ class HandMade:
     var: str
     callee: frozenset[str]
     location: Location
-    form: str  # "closed", "unclosed" or "try"
+    form: str  # "closed", "unclosed", "try" or "finally_commit"
     applicability: str  # "safe", "unsafe" or "none"
     reason: str | None = None
 
@@ -441,12 +441,36 @@ def analyse_block(
             continue
         if _provides_session(_flat(rest), var):
             continue  # `return session` / `yield session`: a session factory, not a user
+        closing = _closing_try(rest, uses[0], var)
+        if closing is not None and any(_is_method_call([s], var, "commit") for s in closing.finalbody):
+            # Not a rewrite: which work the author meant to keep after an error is theirs.
+            summary = HandMade(
+                function, var, callee, positions.location(stmt.value), "finally_commit", "none",
+                "what to keep after an error is the author's decision",
+            )
+            plans.append(Plan(summary, stmt, [], []))
+            continue
+        if closing is not None and (uses[0] > 0 or not _is_boilerplate_try(closing, var, positions)):
+            # Closed on every path, and untouched before the `try` (autobegin: an unused
+            # session holds no connection). The catalog's try/except/finally spelling right
+            # after the creation is left to the rewrite.
+            continue
         plan = _plan(stmt, var, rest, uses[-1], positions)
         summary = HandMade(function, var, callee, positions.location(stmt.value), *plan[:3])
         if stmt.value.args or stmt.value.keywords:
             summary.applicability, summary.reason = "none", "the session is made with arguments"
         plans.append(Plan(summary, stmt, *plan[3:]))
     return plans
+
+
+def _closing_try(rest: list[list[ast.stmt]], first_use: int, var: str) -> ast.Try | None:
+    """The first line using the session, when it is a `try` whose `finally` closes it."""
+    group = rest[first_use]
+    if len(group) != 1 or not isinstance(group[0], TRY):
+        return None
+    if not any(_is_method_call([stmt], var, "close") for stmt in group[0].finalbody):
+        return None
+    return group[0]
 
 
 def _provides_session(rest: list[ast.stmt], var: str) -> bool:

@@ -39,6 +39,8 @@ PROBLEM = {
     "unclosed": "is never closed: its transaction stays open until the object is garbage "
     "collected, holding locks and a pooled connection",
     "try": "is managed by hand with try/except/finally",
+    "finally_commit": "commits in `finally`: after an error the work done so far is "
+    "committed, and `close()` is skipped when that commit raises",
 }
 
 
@@ -106,7 +108,7 @@ class HandMadeSession(Rule):
         message = f"session `{summary.var}` from {made_by} {PROBLEM[summary.form]}"
         applicability, reason = summary.applicability, summary.reason
         helper = None
-        if source not in index.factories:
+        if source not in index.factories and summary.form != "finally_commit":
             applicability = "none"
             reason = "there is no module-level sessionmaker to wrap in `get_db_session()`"
         else:

@@ -915,6 +915,54 @@ def test_gevent_without_monkey_patching_is_reported_not_fixed(tmp_path):
     assert finding.fix is None and "gevent runs without monkey-patching" in finding.message
 
 
+CACHING_APP = """\
+    import cachetools
+    from flask import Flask
+    from sqlalchemy.orm import declarative_base
+
+    from database import db_session
+
+    Base = declarative_base()
+
+
+    class Asset(Base):
+        __tablename__ = "assets"
+
+
+    app = Flask(__name__)
+
+
+    @cachetools.cached(cachetools.TTLCache(100, 300))
+    def supported_assets():
+        return db_session.query(Asset).all()
+
+
+    @app.get("/assets")
+    def assets():
+        return {"symbols": [a.symbol for a in supported_assets()]}
+"""
+
+
+def test_app_that_caches_orm_objects_gets_an_unsafe_fix_naming_the_caches(tmp_path):
+    # Today the thread's session outlives the request, so cached objects stay attached;
+    # after remove() every cache hit is detached (issue 10).
+    result = check_noop(tmp_path, {"database.py": DATABASE, "app.py": CACHING_APP})
+    [finding] = findings(result, "FS001")
+    assert finding.fix is not None and finding.fix.applicability == "unsafe"
+    assert "(unsafe fix: the app caches ORM objects across requests (`supported_assets`, FS004)" in finding.message
+
+
+def test_app_that_caches_orm_objects_is_fixed_with_unsafe_fixes(tmp_path):
+    result = check_transformed(tmp_path, {"database.py": DATABASE, "app.py": CACHING_APP}, {
+        "app.py": CACHING_APP.replace(
+            "    app = Flask(__name__)\n",
+            "    app = Flask(__name__)\n\n\n    @app.teardown_appcontext\n"
+            "    def shutdown_session(exception=None):\n        db_session.remove()\n",
+        ),
+    }, Settings(select=frozenset({"FS001"}), unsafe_fixes=True))
+    assert [f.code for f in result.files[0].applied + result.files[1].applied] == ["FS001"]
+
+
 def test_gevent_with_monkey_patching_is_fixed(tmp_path):
     check_transformed(tmp_path, {
         "serve.py": """\

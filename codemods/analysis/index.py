@@ -446,6 +446,28 @@ class ProjectIndex:
     def flask_caches(self) -> frozenset[str]:
         return frozenset(q for facts in self.modules.values() for q in facts.orm.flask_caches)
 
+    def caches_orm_objects(self, cached) -> str | None:
+        """Who caches ``cached``'s ORM objects across requests (FS004): "Flask-Caching" or
+        "cachetools", or None."""
+        if cached.kind == "flask-caching":
+            if not self.resolve_all(cached.decorator) & self.flask_caches:
+                return None
+            by = "Flask-Caching"
+        elif cached.kind == "cachetools":
+            by = "cachetools"
+        else:
+            return None
+        return by if any(self.returns_orm_objects(q) for q in cached.queries) else None
+
+    def orm_caches(self, modules) -> list[str]:
+        """The functions of ``modules`` whose ORM objects a cache keeps across requests."""
+        return [
+            cached.qname
+            for name in sorted(modules) if name in self.modules
+            for cached in self.modules[name].orm.cached
+            if self.caches_orm_objects(cached)
+        ]
+
 
     # -- views, commits and cleanups (the report rules) ---------------------------------------
     @cached_property

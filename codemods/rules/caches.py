@@ -201,15 +201,8 @@ class MemoizedOrm(Rule):
     def check(self, ctx: FileContext) -> Iterator[Finding]:
         index = ctx.index
         for cached in ctx.facts.orm.cached:
-            if cached.kind == "flask-caching":
-                if not index.resolve_all(cached.decorator) & index.flask_caches:
-                    continue
-                by = "Flask-Caching"
-            elif cached.kind == "cachetools":
-                by = "cachetools"
-            else:
-                continue
-            if not any(index.returns_orm_objects(q) for q in cached.queries):
+            by = index.caches_orm_objects(cached)
+            if by is None:
                 continue
             short = cached.qname.rpartition(".")[2]
             yield self.finding(

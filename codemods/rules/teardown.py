@@ -84,7 +84,9 @@ class MissingTeardown(Rule):
                 f"across requests"
             )
             fix, reason = self._fix(ctx, app, missing)
-            if reason:
+            if reason and fix is not None:
+                message += f" (unsafe fix: {reason})"
+            elif reason:
                 message += f" (not fixed: {reason})"
             yield self.finding(ctx, app.location, message, fix)
 
@@ -130,6 +132,16 @@ class MissingTeardown(Rule):
         edits = insert_after(ctx, statement, code, blank_lines=1 if app.function else 2)
         if edits is None:
             return None, "the app is created in a one-line block"
+        caches = index.orm_caches(index.closure(facts.name))
+        if caches:
+            # Today a cache hit hands out objects of a session that lives on; after the fix
+            # that session is removed at the end of the request that filled the cache.
+            names = ", ".join(f"`{q.rpartition('.')[2]}`" for q in caches)
+            return Fix("unsafe", edits, imports), (
+                f"the app caches ORM objects across requests ({names}, FS004): after `remove()` "
+                f"every cache hit hands out detached objects (DetachedInstanceError on attributes "
+                f"not loaded yet); fix those caches first"
+            )
         return Fix("safe", edits, imports), None
 
     @staticmethod

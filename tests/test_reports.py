@@ -143,6 +143,28 @@ def test_fs006_module_level_session_and_session_on_an_import_time_object(tmp_pat
         """), "FS006") == [("jobs.py", 3), ("jobs.py", 4), ("jobs.py", 9)]
 
 
+def test_fs006_message_says_who_shares_the_session(tmp_path):
+    # A module no app imports is a worker's or a script's: its session is shared by threads
+    # and jobs, not requests (issue 10).
+    files = project(VIEWS_HEADER, worker="""\
+        from .db import SessionLocal
+
+        session = SessionLocal()
+
+
+        def run_job(job):
+            session.add(job)
+            session.commit()
+        """)
+    result = check_noop(tmp_path, files, only("FS006"))
+    [finding] = findings(result, "FS006")
+    assert "shared by every thread and job of the process" in finding.message
+    files["pkg/views.py"] = VIEWS_HEADER + "from . import worker\n"
+    result = check_noop(tmp_path / "web", files, only("FS006"))
+    [finding] = findings(result, "FS006")
+    assert "shared by every request and thread" in finding.message
+
+
 def test_fs006_noop_in_a_migration(tmp_path):
     # An Alembic revision need not import alembic: its `revision` names say what it is.
     assert reported(tmp_path, project(VIEWS_HEADER, migration_5770674184de="""\

@@ -140,6 +140,15 @@ class ProjectIndex:
                 found.update(".".join(parts[:i]) for i in range(1, len(parts) + 1))
         return frozenset(found & self.modules.keys())
 
+    @cached_property
+    def web_modules(self) -> frozenset[str]:
+        """Modules that a module making a Flask app imports (itself included)."""
+        found: set[str] = set()
+        for facts in self.modules.values():
+            if facts.apps:
+                found |= self.closure(facts.name)
+        return frozenset(found)
+
     def runs_apart(self, facts) -> str | None:
         """Why the module serves no request, if it does not: "migration" for an Alembic
         environment or revision (it imports alembic, or names its `revision` and

@@ -59,13 +59,16 @@ class SharedSession(Rule):
     def check(self, ctx: FileContext) -> Iterator[Finding]:
         index = ctx.index
         apart = index.runs_apart(ctx.facts)  # no request ever shares its module's session
+        # Say what is true of this code: a web app imports it, or only workers and scripts do.
+        web = ctx.facts.name in index.web_modules
+        users = "every request and thread" if web else "every thread and job of the process"
         for qname, callee, location in ctx.facts.reports.module_sessions:
             if not apart and _makes_session(index, callee):
                 name = qname.rpartition(".")[2]
                 yield self.finding(
                     ctx, location,
-                    f"`{name}` is one Session created at import and shared by every request and "
-                    f"thread: it keeps one transaction and identity map for the process",
+                    f"`{name}` is one Session created at import and shared by {users}: it keeps "
+                    f"one transaction and identity map for the process",
                 )
         imported = index.resolve_all(index.instantiated_at_import)
         for cls, callee, location in ctx.facts.reports.self_sessions:
@@ -73,7 +76,7 @@ class SharedSession(Rule):
                 yield self.finding(
                     ctx, location,
                     f"`{cls.rpartition('.')[2]}` is created at import and keeps a Session on "
-                    f"`self`: every request shares it",
+                    f"`self`: {users} share it",
                 )
 
 

@@ -27,7 +27,7 @@ from pathlib import Path
 HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE.parent))
 from benchmarks.corpus import app_trees, count_py, default_dest  # noqa: E402
-from benchmarks.run import measure  # noqa: E402
+from benchmarks.run import byte_compile, measure  # noqa: E402
 
 RUFF_ARGS = ["check", "--no-cache", "--select", "E9", "--exit-zero", "."]
 
@@ -293,6 +293,7 @@ def main() -> int:
         print(f"need fixsessions ({args.fixsessions}) and ruff (pip install ruff)", file=sys.stderr)
         return 2
 
+    byte_compile(args.fixsessions)
     # Cold runs: a version with a result cache must not answer repeats from it.
     helptext = subprocess.run([args.fixsessions, "--help"], capture_output=True, text=True).stdout
     cold = ["--no-cache"] if "--no-cache" in helptext else []

@@ -66,7 +66,8 @@ def _settings(paths, select, ignore, exclude, unsafe_fixes, jobs=1, edits=False,
 @click.option("--exclude", metavar="GLOB", multiple=True, help="Skip paths matching GLOB (repeatable).")
 @click.option(
     "--format", "output_format", type=click.Choice(["text", "json", "sarif", "github"]),
-    default="text", show_default=True, help="How findings are printed (machine formats on stdout).",
+    default="text", show_default=True,
+    help="How findings are printed (machine formats on stdout; they never write, as --check).",
 )
 @click.option("--color/--no-color", default=None, help="Colour output (default: only on a terminal).")
 @click.option("--branch", metavar="NAME", help="Apply the fixes on a new git branch and commit them.")
@@ -87,6 +88,11 @@ def fix(paths, dry_run, check, unsafe_fixes, select, ignore, exclude, output_for
 
     if branch and (dry_run or check):
         raise click.UsageError("--branch applies fixes; it cannot be combined with --dry-run or --check")
+    if output_format != "text":
+        # A report format reports: it never writes (ruff's `check --output-format` neither).
+        if branch:
+            raise click.UsageError(f"--format {output_format} reports; it cannot be combined with --branch")
+        check = check or not dry_run
     paths = list(paths) or [Path(".")]
     settings = _settings(
         paths, select, ignore, exclude, unsafe_fixes,

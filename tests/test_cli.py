@@ -93,6 +93,42 @@ def test_dry_run_says_why_each_file_changes(tmp_path):
     ]
 
 
+EXCLUDED_USER = {
+    "pkg/__init__.py": "",
+    "pkg/db.py": (
+        "from sqlalchemy.orm import declarative_base, scoped_session, sessionmaker\n\n"
+        "db_session = scoped_session(sessionmaker())\nBase = declarative_base()\n\n\n"
+        "class Asset(Base):\n    __tablename__ = 'assets'\n"
+    ),
+    "pkg/assets.py": "from .db import Asset, db_session\n\nSUPPORTED = db_session.query(Asset).all()\n",
+    "pkg/views.py": "from .assets import SUPPORTED\n\n\ndef symbols():\n    return [a.symbol for a in SUPPORTED]\n",
+}
+
+
+def test_an_excluded_file_is_context_a_fix_must_not_break(tmp_path):
+    # `--exclude views.py`: the cache must not become a function that the excluded module
+    # still iterates (issue 12: TypeError at run time, exit 0).
+    root = make_project(tmp_path, EXCLUDED_USER)
+    before = {name: (root / name).read_text() for name in EXCLUDED_USER}
+    result = fixsessions("--select", "FS003", "--exclude", "views.py", "--no-cache", ".", cwd=root)
+    assert {name: (root / name).read_text() for name in EXCLUDED_USER} == before
+    assert b"a fix it shares with another file (FS003:pkg.assets.SUPPORTED)" in result.stderr
+    assert result.returncode == 1  # the finding is left for a person
+
+
+@pytest.mark.parametrize("output_format", ["json", "sarif", "github"])
+def test_a_report_format_never_writes(tmp_path, output_format):
+    # Issue 12: `--format sarif` without --check rewrote the files and reported 1 of 6.
+    root = make_project(tmp_path, {"app.py": APP, "admin.py": APP.replace("app =", "admin =")})
+    result = fixsessions("--format", output_format, "--no-cache", ".", cwd=root)
+    assert result.returncode == 1
+    assert (root / "app.py").read_text() == APP
+    out = result.stdout.decode()
+    assert out.count("FS001") >= 2 and "admin.py" in out and "app.py" in out
+    branch = fixsessions("--format", output_format, "--branch", "x", ".", cwd=root)
+    assert branch.returncode == 2 and b"cannot be combined with --branch" in branch.stderr
+
+
 def test_exit_codes(tmp_path):
     root = make_project(tmp_path, {"app.py": APP})
     assert fixsessions("--check", ".", cwd=root).returncode == 1

@@ -301,12 +301,17 @@ def run(paths: list[Path], settings: Settings = Settings(), progress=None) -> Ru
         folders, files_of = context_folders(path, key[1], marked)
         walk.update(folders)
         shallow.update(files_of)
+    # Excluded files are context like any file not named: never written, but read, so that a
+    # fix whose other half would have to change one (a cache that becomes a function, and an
+    # excluded module that iterates it) is not made.
     extra = []
+    if settings.exclude:
+        extra += discover([p for p in paths if p.is_dir()], []).files
     for folder in sorted(walk):
-        if not any((str(folder) + os.sep).startswith(w) for w in walked):  # else already there
-            extra += discover([folder], list(settings.exclude)).files
+        if settings.exclude or not any((str(folder) + os.sep).startswith(w) for w in walked):
+            extra += discover([folder], []).files
     for folder in sorted(shallow):
-        extra += python_files_in(folder, list(settings.exclude))
+        extra += python_files_in(folder)
     for path in extra:
         if os.path.abspath(path) not in seen:
             seen.add(os.path.abspath(path))

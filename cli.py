@@ -76,15 +76,17 @@ def _settings(paths, select, ignore, exclude, unsafe_fixes, jobs=1, edits=False,
               help="Processes to use (default: every core).")
 @click.option("--no-cache", is_flag=True,
               help="Analyse everything again instead of answering an unchanged run from .fixsessions_cache/.")
+@click.option("--stdin-filename", type=click.Path(path_type=Path, dir_okay=False),
+              help="The path of the text read from standard input (`-`): its project is context.")
 @click.option("--quiet", "-q", is_flag=True, help="Print findings and errors only.")
 @click.version_option(__version__, prog_name="fixsessions")
 def fix(paths, dry_run, check, unsafe_fixes, select, ignore, exclude, output_format, color,
-        branch, allow_dirty, jobs, no_cache, quiet) -> None:
+        branch, allow_dirty, jobs, no_cache, stdin_filename, quiet) -> None:
     """Find and fix SQLAlchemy session-lifecycle bugs in Flask apps (PATHS default to .).
 
     Subcommands: `fixsessions explain CODE`, `fixsessions rules`.
     """
-    from .codemods.engine import RunResult, run, run_source
+    from .codemods.engine import RunResult, run, run_buffer, run_source
 
     if branch and (dry_run or check):
         raise click.UsageError("--branch applies fixes; it cannot be combined with --dry-run or --check")
@@ -93,17 +95,27 @@ def fix(paths, dry_run, check, unsafe_fixes, select, ignore, exclude, output_for
         if branch:
             raise click.UsageError(f"--format {output_format} reports; it cannot be combined with --branch")
         check = check or not dry_run
+    if stdin_filename is not None and not paths:
+        paths = (Path("-"),)
     paths = list(paths) or [Path(".")]
+    if stdin_filename is not None and paths != [Path("-")]:
+        raise click.UsageError("--stdin-filename names the text read from standard input: pass `-` or no path")
     settings = _settings(
-        paths, select, ignore, exclude, unsafe_fixes,
+        [stdin_filename] if stdin_filename else paths, select, ignore, exclude, unsafe_fixes,
         jobs=jobs or os.cpu_count() or 1, edits=output_format == "json", cache=not no_cache,
     )
     if Path("-") in paths:
         if len(paths) > 1 or branch:
             raise click.UsageError("`-` (standard input) cannot be combined with other paths or --branch")
         data = click.get_binary_stream("stdin").read()
-        result = RunResult([run_source(data, Path("-"), settings)], [])
-        sys.exit(_report(result, settings, "stdin", output_format, color, quiet))
+        if stdin_filename is not None and stdin_filename.is_file():
+            # An editor's buffer of a file of the project: the rest of the project is context.
+            result = run_buffer(data, stdin_filename, settings)
+        else:
+            result = RunResult([run_source(data, stdin_filename or Path("-"), settings)], [])
+        # --check reports, --dry-run prints a diff; otherwise the (fixed) text goes to stdout.
+        mode = "check" if check else "dry-run" if dry_run else "stdin"
+        sys.exit(_report(result, settings, mode, output_format, color, quiet))
     progress = Progress() if output_format == "text" and not quiet and sys.stderr.isatty() else None
     try:
         result = run(paths, settings, progress)

@@ -178,6 +178,38 @@ def test_stdin_to_stdout(tmp_path):
     assert result.stdout.endswith(b"def shutdown_session(exception=None):\n    db_session.remove()\n")
 
 
+def test_stdin_honours_check_and_dry_run(tmp_path):
+    # Issue 12: `fixsessions --check - < app.py` printed fixed source and exited 0.
+    check = fixsessions("--check", "-", cwd=tmp_path, stdin=APP.encode())
+    assert check.returncode == 1
+    assert check.stdout == b""
+    assert b"-:5:7: FS001 Flask app `app`" in check.stderr
+    dry = fixsessions("--dry-run", "-", cwd=tmp_path, stdin=APP.encode())
+    assert dry.returncode == 1
+    assert dry.stdout.startswith(b"--- a/-\n+++ b/-\n")
+    assert b"+    db_session.remove()\n" in dry.stdout
+
+
+def test_stdin_filename_gives_the_buffer_its_project(tmp_path):
+    # The registry lives in another module of the project: without the buffer's path the
+    # tool could not know the app uses it (ruff's and black's --stdin-filename).
+    root = make_project(tmp_path, {
+        "pkg/__init__.py": "",
+        "pkg/database.py": "from sqlalchemy.orm import scoped_session\n\ndb_session = scoped_session(maker)\n",
+        "pkg/app.py": "from flask import Flask\n\napp = Flask(__name__)\n",
+    })
+    buffer = b"from flask import Flask\n\nfrom . import database\n\napp = Flask(__name__)\n"
+    alone = fixsessions("--check", "-", cwd=root, stdin=buffer)
+    assert alone.returncode == 0, alone.stderr
+    named = fixsessions("--check", "--stdin-filename", "pkg/app.py", cwd=root, stdin=buffer)
+    assert named.returncode == 1
+    assert named.stderr.startswith(b"pkg/app.py:5:7: FS001 Flask app `app` uses scoped_session `db_session`")
+    fixed = fixsessions("--stdin-filename", "pkg/app.py", "-", cwd=root, stdin=buffer)
+    assert fixed.returncode == 0
+    assert fixed.stdout.endswith(b"def shutdown_session(exception=None):\n    database.db_session.remove()\n")
+    assert (root / "pkg" / "app.py").read_bytes() == b"from flask import Flask\n\napp = Flask(__name__)\n"
+
+
 def test_explain_and_rules(tmp_path):
     explain = fixsessions("explain", "fs001", cwd=tmp_path)
     assert explain.returncode == 0

@@ -14,7 +14,7 @@ import re
 import warnings
 from collections import defaultdict
 from contextlib import contextmanager
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from functools import partial
 from pathlib import Path
 
@@ -182,7 +182,7 @@ def _scan(path: Path, shared):
     words, learned, budget = shared
     result = FileResult(path)
     try:
-        data = read_bytes(path)
+        data = _read(path)
     except SourceError as exc:
         result.error = str(exc)
         return result
@@ -277,6 +277,26 @@ def _scan_all(files: list[FileResult], shared, workers: _Workers, progress) -> t
     return selected, passed
 
 
+# Files whose text is not on disk (an editor's buffer, given on standard input): absolute path
+# -> bytes. Set for one run; forked workers inherit it.
+_BUFFERS: dict[str, bytes] = {}
+
+
+def _read(path: Path) -> bytes:
+    buffered = _BUFFERS.get(os.path.abspath(path))
+    return buffered if buffered is not None else read_bytes(path)
+
+
+def run_buffer(data: bytes, path: Path, settings: Settings = Settings()) -> RunResult:
+    """Check and fix ``data`` as the text of ``path`` (which exists), with its project as
+    context, as `run([path])` would with that text on disk (ruff's `--stdin-filename`)."""
+    _BUFFERS[os.path.abspath(path)] = data
+    try:
+        return run([path], replace(settings, cache=False))
+    finally:
+        _BUFFERS.clear()
+
+
 def run(paths: list[Path], settings: Settings = Settings(), progress=None) -> RunResult:
     """Fix the Python files under ``paths``. The other files of their import roots are read
     too, as context: the index needs them (the registry may live in a file not named), and a
@@ -333,7 +353,7 @@ def run(paths: list[Path], settings: Settings = Settings(), progress=None) -> Ru
 
 def _contents(path: Path) -> tuple[str, bytes]:
     try:
-        data = read_bytes(path)
+        data = _read(path)
     except SourceError as exc:
         data = f"\0unreadable: {exc}".encode()
     return os.path.abspath(path), data
@@ -420,7 +440,7 @@ def _parse(result: FileResult, data: bytes | None = None, acts=None) -> _Parsed 
     pre-filter's second look passes over (see `prefilter.acts`)."""
     try:
         if data is None:
-            data = read_bytes(result.path)
+            data = _read(result.path)
         result.original = data
         source = SourceText.decode(data)
         tree = parse_ast(source.text, result.path)

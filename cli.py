@@ -95,6 +95,12 @@ def fix(paths, dry_run, check, unsafe_fixes, select, ignore, exclude, output_for
         if branch:
             raise click.UsageError(f"--format {output_format} reports; it cannot be combined with --branch")
         check = check or not dry_run
+    missing = [p for p in paths if str(p) != "-" and not os.path.exists(p)]
+    if missing:  # a typo in CI must not pass as a clean run
+        for path in missing:
+            what = "a symlink to nothing (broken, or a loop)" if os.path.lexists(path) else "no such file or directory"
+            click.echo(f"error: {path}: {what}", err=True)
+        sys.exit(2)
     if stdin_filename is not None and not paths:
         paths = (Path("-"),)
     paths = list(paths) or [Path(".")]

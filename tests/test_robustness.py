@@ -98,15 +98,35 @@ def test_unreadable_files_are_named_and_skipped(tmp_path, monkeypatch):
     assert [f.path.name for f in result.changed] == ["app.py"]
 
 
-def test_symlinks_named_on_the_command_line_are_not_followed(tmp_path):
+def test_symlinks_named_on_the_command_line_are_followed(tmp_path):
+    # As ruff does (issue 12); the write replaces the file the link names, and the link stays.
     outside = make_project(tmp_path / "outside", {"app.py": APP})
     link = tmp_path / "link.py"
     link.symlink_to(outside / "app.py")
     found = discover([link])
-    assert found.files == [] and found.skipped == [(link, "symlink (not followed)")]
-    result = subprocess.run([FIXSESSIONS, str(link)], cwd=tmp_path, capture_output=True)
-    assert (outside / "app.py").read_text() == APP and link.is_symlink()
-    assert b"skipped: symlink (not followed)" in result.stderr
+    assert found.files == [outside / "app.py"] and found.skipped == []
+    result = subprocess.run([FIXSESSIONS, "--no-cache", str(link)], cwd=tmp_path, capture_output=True)
+    assert result.returncode == 0, result.stderr
+    assert "db_session.remove()" in (outside / "app.py").read_text() and link.is_symlink()
+
+
+@pytest.mark.parametrize("kind", ["missing", "loop", "broken-link"])
+def test_a_path_that_does_not_exist_is_an_error(tmp_path, kind):
+    # A typo in CI must not pass as a clean run; a symlink loop gave a traceback (issue 12).
+    make_project(tmp_path, {"app.py": APP})
+    if kind == "loop":
+        (tmp_path / "a.py").symlink_to(tmp_path / "b.py")
+        (tmp_path / "b.py").symlink_to(tmp_path / "a.py")
+        named, said = "a.py", b"error: a.py: a symlink to nothing (broken, or a loop)"
+    elif kind == "broken-link":
+        (tmp_path / "gone.py").symlink_to(tmp_path / "nowhere.py")
+        named, said = "gone.py", b"error: gone.py: a symlink to nothing (broken, or a loop)"
+    else:
+        named, said = "ap.py", b"error: ap.py: no such file or directory"
+    result = subprocess.run([FIXSESSIONS, "--check", named, "app.py"], cwd=tmp_path, capture_output=True)
+    assert result.returncode == 2
+    assert result.stderr.strip() == said
+    assert (tmp_path / "app.py").read_text() == APP
 
 
 # -- progress -------------------------------------------------------------------------------------

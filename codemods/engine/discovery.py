@@ -101,8 +101,13 @@ def discover(paths: list[Path], exclude: list[str] = ()) -> Discovery:
 
     for given in paths:
         if given.is_symlink():
-            found.skipped.append((given, "symlink (not followed)"))
-            continue
+            # Named on the command line, a link is followed (as ruff does) to what it names,
+            # so that a write replaces that file, not the link. Walks follow no links.
+            target = Path(os.path.realpath(given))
+            if not target.exists():
+                found.skipped.append((given, "symlink to nothing (broken, or a loop)"))
+                continue
+            given = target
         if given.is_file():
             if not excluded_by_glob(given, given.parent):
                 add(given)

@@ -66,7 +66,7 @@ def test_dry_run_patch_applies_to_exactly_what_write_mode_writes(tmp_path):
     subprocess.run(["git", "init", "-q"], cwd=patched, check=True)
     subprocess.run(["git", "apply", str(tmp_path / "fix.patch")], cwd=patched, check=True)
 
-    wrote = fixsessions(".", cwd=written)
+    wrote = fixsessions("--allow-no-vcs", ".", cwd=written)
     assert wrote.returncode == 0, wrote.stderr
     assert wrote.stdout == b""
     assert snapshot(patched) == snapshot(written)
@@ -133,7 +133,7 @@ def test_exit_codes(tmp_path):
     root = make_project(tmp_path, {"app.py": APP})
     assert fixsessions("--check", ".", cwd=root).returncode == 1
     assert fixsessions("--dry-run", ".", cwd=root).returncode == 1
-    assert fixsessions(".", cwd=root).returncode == 0  # everything fixed
+    assert fixsessions("--allow-no-vcs", ".", cwd=root).returncode == 0  # everything fixed
     clean = fixsessions("--check", ".", cwd=root)
     assert clean.returncode == 0
     assert b"No session-lifecycle problems found." in clean.stderr
@@ -141,6 +141,28 @@ def test_exit_codes(tmp_path):
     usage = fixsessions("--select", "FS999", ".", cwd=root)
     assert usage.returncode == 2
     assert b"unknown rule code(s): FS999" in usage.stderr
+
+
+def test_write_mode_outside_version_control_is_refused(tmp_path):
+    # cargo fix's rule (issue 12): without version control a rewrite cannot be undone.
+    root = make_project(tmp_path, {"app.py": APP})
+    refused = fixsessions(".", cwd=root)
+    assert refused.returncode == 2
+    assert refused.stderr.startswith(b"error: no version control keeps these files")
+    assert b"  app.py\n" in refused.stderr
+    assert (root / "app.py").read_text() == APP
+    assert fixsessions("--allow-no-vcs", ".", cwd=root).returncode == 0
+    assert "db_session.remove()" in (root / "app.py").read_text()
+
+
+def test_a_read_only_file_is_refused_and_named(tmp_path):
+    root = make_project(tmp_path, {"app.py": APP, "admin.py": APP.replace("app =", "admin ="), ".hg/requires": ""})
+    (root / "admin.py").chmod(0o444)
+    refused = fixsessions(".", cwd=root)
+    assert refused.returncode == 2
+    assert refused.stderr == b"error: these files are read-only; fixsessions does not write them:\n  admin.py\n"
+    assert (root / "app.py").read_text() == APP  # nothing half-written
+    assert (root / "admin.py").read_text() == APP.replace("app =", "admin =")
 
 
 def test_findings_left_for_a_person_exit_1_in_write_mode(tmp_path):
@@ -155,7 +177,7 @@ def test_findings_left_for_a_person_exit_1_in_write_mode(tmp_path):
 
 def test_unparseable_file_is_named_and_the_run_goes_on(tmp_path):
     root = make_project(tmp_path, {"broken.py": "import flask\ndef f(:\n", "app.py": APP})
-    result = fixsessions(".", cwd=root)
+    result = fixsessions("--allow-no-vcs", ".", cwd=root)
     assert b"error: broken.py: cannot parse: line 2" in result.stderr
     assert (root / "broken.py").read_bytes() == b"import flask\ndef f(:\n"
     assert b"db_session.remove()" in (root / "app.py").read_bytes()

@@ -104,6 +104,21 @@ def test_branch_commits_the_fixes_with_rules_and_counts(tmp_path):
 
 
 @needs_git
+def test_branch_commits_only_what_fixsessions_wrote(tmp_path):
+    # Issue 12: the fix commit took the user's staged work along.
+    root = repository(tmp_path, {"app.py": APP, "notes.txt": "one\n"})
+    (root / "notes.txt").write_text("two\n")
+    git("add", "notes.txt", cwd=root)
+    result = fixsessions("--branch", "fix-sessions", ".", cwd=root)
+    assert result.returncode == 0, result.stderr
+    assert git("show", "--name-only", "--format=", "HEAD", cwd=root).split() == ["app.py"]
+    assert git("diff", "--cached", "--name-only", cwd=root).split() == ["notes.txt"]
+    assert (root / "notes.txt").read_text() == "two\n"
+    git("switch", "main", cwd=root)  # and the way back is open
+    assert git("diff", "--cached", "--name-only", cwd=root).split() == ["notes.txt"]
+
+
+@needs_git
 def test_branch_that_exists_is_refused(tmp_path):
     root = repository(tmp_path, {"app.py": APP})
     git("branch", "taken", cwd=root)

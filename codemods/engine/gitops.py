@@ -69,6 +69,8 @@ def create_branch(name: str, cwd: Path) -> None:
 
 
 def commit(paths: list[Path], message: str, cwd: Path) -> str:
-    _git("add", "--", *(str(p.resolve()) for p in paths), cwd=cwd)
-    _git("commit", "--quiet", "-m", message, cwd=cwd)
+    """Commit ``paths`` only: what else the user had staged stays staged, out of the commit."""
+    names = [str(p.resolve()) for p in paths]
+    _git("add", "--", *names, cwd=cwd)
+    _git("commit", "--quiet", "--only", "-m", message, "--", *names, cwd=cwd)
     return _git("rev-parse", "--short", "HEAD", cwd=cwd).strip()

@@ -46,9 +46,16 @@ def _settings(paths, select, ignore, exclude, unsafe_fixes, jobs=1, edits=False,
     except config.ConfigError as exc:
         raise click.UsageError(str(exc)) from None
     where = f"{file.path}: [tool.fixsessions]" if file.path else "config"
+    selected = _codes(select, "--select") if select is not None else _codes(file.select, where)
+    if ignore is not None:
+        ignored = _codes(ignore, "--ignore") or frozenset()
+    else:
+        ignored = _codes(file.ignore, where) or frozenset()
+        if select is not None:  # a rule asked for on the command line beats the file's ignore
+            ignored -= selected
     return Settings(
-        select=_codes(select, "--select") if select is not None else _codes(file.select, where),
-        ignore=(_codes(ignore, "--ignore") if ignore is not None else _codes(file.ignore, where)) or frozenset(),
+        select=selected,
+        ignore=ignored,
         unsafe_fixes=unsafe_fixes if unsafe_fixes is not None else bool(file.unsafe_fixes),
         exclude=tuple(exclude) if exclude else tuple(file.exclude or ()),
         jobs=jobs,
@@ -340,23 +347,24 @@ def _colour_diff(diff: bytes) -> str:
     return "".join(out)
 
 
-@click.command()
-@click.argument("code")
-def explain(code: str) -> None:
-    """Explain rule CODE: what it finds, why it matters, the fix and its safety."""
+@click.command(context_settings={"help_option_names": ["-h", "--help"]})
+@click.argument("rule")
+def explain(rule: str) -> None:
+    """Explain RULE (a code, FS001, or a name, missing-teardown): what it finds, why it
+    matters, the fix and its safety."""
     from .codemods.engine import formats
-    from .codemods.rules import BY_CODE
+    from .codemods.rules import BY_CODE, RULES
 
-    rule = BY_CODE.get(code.upper())
-    if rule is None:
-        raise click.UsageError(f"unknown rule code: {code}")
-    click.echo(formats.explanation(rule))
+    found = BY_CODE.get(rule.upper()) or next((r for r in RULES if r.name == rule.lower()), None)
+    if found is None:
+        raise click.UsageError(f"unknown rule: {rule} (`fixsessions rules` lists them)")
+    click.echo(formats.explanation(found))
 
 
-@click.command()
+@click.command(context_settings={"help_option_names": ["-h", "--help"]})
 @click.option("--markdown", is_flag=True, help="Every rule's full explanation, as docs/rules.md.")
 def rules(markdown: bool) -> None:
-    """List every rule with its code and name."""
+    """List every rule: code, name, what its fix is, and what it finds."""
     from .codemods.engine import formats
     from .codemods.rules import RULES
 
@@ -364,7 +372,7 @@ def rules(markdown: bool) -> None:
         click.echo(formats.rules_markdown(RULES), nl=False)
         return
     for rule in RULES:
-        click.echo(f"{rule.code}  {rule.name}")
+        click.echo(f"{rule.code}  {rule.name:<20}  {rule.fix_kind():<13}  {rule.summary()}")
 
 
 SUBCOMMANDS = {"explain": explain, "rules": rules}

@@ -241,6 +241,19 @@ def test_explain_and_rules(tmp_path):
         assert heading in text
     assert text.startswith("# missing-teardown (FS001)")
     rules = fixsessions("rules", cwd=tmp_path)
-    assert rules.stdout.decode().splitlines() == [f"{r.code}  {r.name}" for r in RULES]
-    assert "FS001  missing-teardown" in rules.stdout.decode().splitlines()
+    lines = rules.stdout.decode().splitlines()
+    assert [line.split()[:3] for line in lines] == [[r.code, r.name, r.fix_kind()] for r in RULES]
+    assert lines[0] == (
+        "FS001  missing-teardown      safe/unsafe    A `scoped_session` registry used by a Flask app "
+        "that registers no `teardown_appcontext`/`teardown_request` handler reaching `REGISTRY.remove()`."
+    )
+    assert [line.split()[2] for line in lines] == [
+        "safe/unsafe", "safe", "safe/report", "report", "safe/unsafe", "report", "report",
+        "report", "report", "unsafe", "report", "report",
+    ]
     assert fixsessions("explain", "FS999", cwd=tmp_path).returncode == 2
+    # Issue 12: the rule's name works too, and -h works on the subcommands.
+    assert fixsessions("explain", "missing-teardown", cwd=tmp_path).stdout == explain.stdout
+    for command in ("explain", "rules"):
+        helped = fixsessions(command, "-h", cwd=tmp_path)
+        assert helped.returncode == 0 and helped.stdout.startswith(f"Usage: fixsessions {command}".encode())

@@ -39,9 +39,10 @@ def rules_markdown(rules) -> str:
     return "\n".join(parts)
 
 
-def rule_url(rule) -> str:
-    """Where the rule's explanation lives in this project's documentation."""
-    return f"{RULES_DOC}#{rule.code.lower()}-{rule.name}"
+def explain_command(rule) -> str:
+    """How a user reads the rule's explanation: a command they have, not a path of this
+    repository (there is no published documentation site yet)."""
+    return f"fixsessions explain {rule.code}"
 
 
 def text_line(finding: Finding, display: Callable) -> str:
@@ -98,7 +99,7 @@ def json_findings(findings: Iterable[Finding], display: Callable, rules) -> str:
                 "end_line": loc.end_line,
                 "end_column": loc.end_column + 1,
                 "fix": {"applicability": f.applicability, "edits": edits(f)},
-                "url": rule_url(by_code[f.code]) if f.code in by_code else None,
+                "explain": explain_command(by_code[f.code]) if f.code in by_code else None,
             }
         )
     return json.dumps(out, indent=2) + "\n"
@@ -114,7 +115,6 @@ def sarif(findings: Iterable[Finding], display: Callable, rules) -> str:
             "shortDescription": {"text": rule.what},
             "fullDescription": {"text": rule.why},
             "help": {"text": explanation(rule), "markdown": explanation(rule)},
-            "helpUri": rule_url(rule),
             "defaultConfiguration": {"level": "warning"},
         }
         for rule in rules

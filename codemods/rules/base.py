@@ -159,6 +159,25 @@ class Rule:
     fix_safety: ClassVar[str]
 
     @classmethod
+    def fix_kind(cls) -> str:
+        """"safe", "unsafe", "safe/unsafe", "safe/report" or "report", from `fix_safety`."""
+        text = cls.fix_safety.lower()
+        if text.startswith("report"):
+            return "report"
+        if text.startswith("unsafe"):
+            return "unsafe"
+        if "unsafe" in text:
+            return "safe/unsafe"
+        return "safe/report" if "reported" in text else "safe"
+
+    @classmethod
+    def summary(cls) -> str:
+        """The first sentence of `what`."""
+        text = " ".join(cls.what.split())
+        end = text.find(". ")
+        return text if end < 0 else text[: end + 1]
+
+    @classmethod
     def reason(cls) -> str:
         """The first sentence of `why`: the rule's one-line reason."""
         text = " ".join(cls.why.split())

@@ -54,7 +54,9 @@ class MissingTeardown(Rule):
         "Safe when the registry has one definition and the app is bound to a name: the handler "
         "is registered right after the app is created (inside the factory, so every return path "
         "is covered). Objects that views keep past the request come back detached afterwards; "
-        "FS003 finds those. Code that pushes nested `app.app_context()`s inside a request will "
+        "FS003 finds those. Unsafe where the app caches ORM objects with Flask-Caching or "
+        "cachetools (FS004): every cache hit would hand out detached objects; the message names "
+        "the caches. Code that pushes nested `app.app_context()`s inside a request will "
         "see `remove()` run when the inner context pops (flask-sqlalchemy #508)."
     )
 

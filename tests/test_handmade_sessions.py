@@ -666,6 +666,22 @@ def test_commit_in_finally_is_reported_for_what_it_is(tmp_path):
     )
 
 
+def test_suppressing_every_hand_made_session_generates_no_helper(tmp_path):
+    # Issue 12: with every session suppressed, an unused get_db_session() was still added.
+    services = """\
+        from .database import SessionLocal
+
+
+        def record(event):
+            session = SessionLocal()  # fixsessions: ignore[FS005] -- audited by hand
+            session.add(event)
+            session.commit()
+            session.close()
+        """
+    result = check_noop(tmp_path, project(services), FS005_UNSAFE)
+    assert findings(result, "FS005") == []
+
+
 def test_a_session_on_another_engine_in_a_migration_is_still_found(tmp_path):
     # The idiom is Alembic's connection, not the folder: an engine of its own is a session
     # like any other.

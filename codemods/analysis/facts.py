@@ -17,7 +17,7 @@ from pathlib import Path
 from typing import NamedTuple
 
 from .walk import children
-from .location import Location, Positions
+from .location import Location, Positions, suppresses
 from .names import FUNCTIONS, Names, absolute_module
 from .orm import CacheCollector, OrmFacts, collect_orm
 from .reports import ReportFacts, collect_reports
@@ -283,6 +283,9 @@ class _Collector:
                 body, function, self.session_callee, self.positions, self.method_owners,
                 skip=lambda call, function=function: self._on_alembic_connection(call, function),
             )
+            # A suppressed session is none: no finding, and no helper generated for it alone.
+            lines = self.positions.lines
+            plans = [p for p in plans if not suppresses(lines[p.summary.location.line - 1], "FS005")]
             self.session_plans.extend(plans)
             self.facts.sessions.handmade.extend(p.summary for p in plans)
 

@@ -11,6 +11,17 @@ from dataclasses import dataclass
 
 
 LINES = re.compile(r"[^\r\n]*(?:\r\n|\r|\n)|[^\r\n]+$")
+SUPPRESSION = re.compile(r"#\s*fixsessions:\s*ignore(?:\[(?P<codes>[A-Za-z0-9,\s]*)\])?", re.I)
+
+
+def suppresses(line: str, code: str) -> bool:
+    """Whether ``line`` carries `# fixsessions: ignore[CODE, ...]` for ``code``, or a bare
+    `# fixsessions: ignore`."""
+    match = SUPPRESSION.search(line)
+    if match is None:
+        return False
+    codes = match.group("codes")
+    return codes is None or code in {c.strip().upper() for c in codes.split(",")}
 
 
 @dataclass(frozen=True)

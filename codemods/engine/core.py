@@ -10,7 +10,6 @@ import ast
 import gc
 import multiprocessing
 import os
-import re
 import warnings
 from collections import defaultdict
 from contextlib import contextmanager
@@ -21,7 +20,7 @@ from pathlib import Path
 from ..analysis import prefilter
 from ..analysis.facts import CollectedModule, Where, collect_facts, module_name_for
 from ..analysis.index import ProjectIndex
-from ..analysis.location import Positions
+from ..analysis.location import Positions, suppresses
 from ..rules import RULES
 from ..rules.base import FileContext, Finding, Fix, Rule
 from . import cache
@@ -628,9 +627,6 @@ class _RuleCrashed(Exception):
     pass
 
 
-SUPPRESSION = re.compile(r"#\s*fixsessions:\s*ignore(?:\[(?P<codes>[A-Za-z0-9,\s]*)\])?", re.I)
-
-
 def _check(rules: list[Rule], ctx: FileContext) -> list[Finding]:
     findings = []
     for rule in rules:
@@ -647,11 +643,7 @@ def _check(rules: list[Rule], ctx: FileContext) -> list[Finding]:
 def _suppressed(finding: Finding, lines: list[str]) -> bool:
     """`# fixsessions: ignore[FS003]` (or a bare `ignore`) on the reported line."""
     line = lines[finding.location.line - 1] if finding.location.line <= len(lines) else ""
-    match = SUPPRESSION.search(line)
-    if match is None:
-        return False
-    codes = match.group("codes")
-    return codes is None or finding.code in {c.strip().upper() for c in codes.split(",")}
+    return suppresses(line, finding.code)
 
 
 def _report_unfixed(result: FileResult, attempted: set[str]) -> None:

@@ -43,7 +43,7 @@ HEADS = {
 
 ITEMS = {
     "absolute": [Item("app.database", "db_session")],
-    "two modules": [Item("contextlib", "contextmanager"), Item("app.database", "db_session")],
+    "two modules": [Item("flask", "g"), Item("app.database", "db_session")],
     "two names": [Item("app.database", "db_session"), Item("app.database", "Session")],
     "already there": [Item("app.database", "engine")],
     "relative": [Item("database", "db_session", 1)],
@@ -51,6 +51,8 @@ ITEMS = {
 }
 
 
+# A standard-library import is placed where isort and ruff want it, not where LibCST's
+# visitor puts it (after every other import, which ruff's I001 flags): tested on its own below.
 def libcst_add(module: cst.Module, items, package):
     absolute = [ImportItem(i.module, i.name, None, i.relative) for i in items]
     return AddImportsVisitor(CodemodContext(full_package_name=package), absolute).transform_module(module)
@@ -120,3 +122,48 @@ def test_dropping_keeps_an_import_named_in_any_string():
     unused = [("app.database", "db_session")]
     assert "import db_session" not in libcst_remove(module, unused, "app").code
     assert remove_unused_imports(module, unused, "app").code == module.code
+
+
+CONTEXTMANAGER = [Item("contextlib", "contextmanager")]
+
+
+@pytest.mark.parametrize(
+    "before, after",
+    [
+        pytest.param(
+            "import os\n\nfrom sqlalchemy import create_engine\n\nengine = 1\n",
+            "import os\nfrom contextlib import contextmanager\n\nfrom sqlalchemy import create_engine\n\nengine = 1\n",
+            id="after-the-stdlib-import-lines",
+        ),
+        pytest.param(
+            "from collections import OrderedDict\nfrom functools import wraps\n\nimport flask\n",
+            "from collections import OrderedDict\nfrom contextlib import contextmanager\nfrom functools import wraps\n\nimport flask\n",
+            id="among-the-from-lines-by-module",
+        ),
+        pytest.param(
+            '"""Views."""\n\nfrom flask import Flask\n\napp = Flask(__name__)\n',
+            '"""Views."""\n\nfrom contextlib import contextmanager\n\nfrom flask import Flask\n\napp = Flask(__name__)\n',
+            id="a-new-section-above-third-party",
+        ),
+        pytest.param(
+            "from __future__ import annotations\n\nfrom flask import Flask\n",
+            "from __future__ import annotations\n\nfrom contextlib import contextmanager\n\nfrom flask import Flask\n",
+            id="after-future-imports",
+        ),
+        pytest.param(
+            '"""Views."""\n\n# the web framework\nfrom flask import Flask\n\napp = 1\n',
+            '"""Views."""\n\n# the web framework\nfrom flask import Flask\nfrom contextlib import contextmanager\n\napp = 1\n',
+            id="a-comment-above-the-first-line-stays-with-it",  # and the line goes below, as LibCST's
+        ),
+        pytest.param(
+            "x = 1\n",
+            "from contextlib import contextmanager\n\nx = 1\n",
+            id="no-imports",
+        ),
+    ],
+)
+def test_a_standard_library_import_goes_where_isort_puts_it(before, after):
+    # Issue 12: `from contextlib import contextmanager` after third-party imports is I001.
+    module = cst.parse_module(before)
+    assert add_imports(module, CONTEXTMANAGER, "app").code == after
+    compile(after, "after", "exec")

@@ -20,9 +20,10 @@ db_session = scoped_session(SessionLocal)
 """
 
 DATABASE_WITH_HELPER = """\
+from contextlib import contextmanager
+
 from sqlalchemy import create_engine
 from sqlalchemy.orm import scoped_session, sessionmaker
-from contextlib import contextmanager
 
 engine = create_engine("sqlite://")
 SessionLocal = sessionmaker(bind=engine)
@@ -304,8 +305,9 @@ def test_factory_and_use_in_one_module_with_crlf(tmp_path):
         "    s.close()\r\n"
     )
     expected = (
-        "from sqlalchemy.orm import sessionmaker\r\n"
         "from contextlib import contextmanager\r\n"
+        "\r\n"
+        "from sqlalchemy.orm import sessionmaker\r\n"
         "\r\n"
         "Session = sessionmaker()\r\n"
         "\r\n"

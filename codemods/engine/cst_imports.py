@@ -12,12 +12,14 @@ from __future__ import annotations
 
 import ast
 import re
+import sys
 
 import libcst as cst
 
 from ..analysis.names import Names
 
 _IDENTIFIER = re.compile(r"[^\W\d]\w*")
+STDLIB = frozenset(sys.stdlib_module_names) - {"__future__"}
 
 
 def absolute_module(package: str | None, node: cst.ImportFrom) -> str | None:
@@ -98,6 +100,37 @@ def add_imports(module: cst.Module, items, package: str | None) -> cst.Module:
     if not wanted:
         return module.with_changes(body=body)
 
+    config = module.config_for_parsing
+    # A standard-library import joins the block's standard-library section, where isort and
+    # ruff (I001) want it: after its `import x` lines, among its `from` lines by module name;
+    # without such a section it opens the block, a blank line above the rest. LibCST's visitor
+    # puts every new line after the block, which those linters then flag.
+    lead = start  # `from __future__` lines stay first
+    while lead < end and _line_module(body[lead]) == "__future__":
+        lead += 1
+    for source in [name for name in wanted if _is_stdlib(name)] if end > lead else ():
+        line = cst.parse_statement(f"from {source} import {', '.join(sorted(wanted[source]))}", config=config)
+        section = lead
+        while section < end and _is_stdlib(_line_module(body[section])):
+            section += 1
+        position = lead
+        while position < section and (
+            isinstance(body[position].body[0], cst.Import) or _line_module(body[position]) < source
+        ):
+            position += 1
+        if position == lead:  # the line opens the section: it takes the leading lines there
+            first = body[lead]
+            if any(empty.comment is not None for empty in first.leading_lines):
+                continue  # a comment there may be about that line: leave the new one below
+            line = line.with_changes(leading_lines=first.leading_lines)
+            kept = () if section > lead else (cst.EmptyLine(),)  # a new section above it
+            body[lead] = first.with_changes(leading_lines=kept)
+        del wanted[source]
+        body.insert(position, line)
+        end += 1
+    if not wanted:
+        return module.with_changes(body=body)
+
     after = body[end:]
     if after:
         first = after[0]
@@ -105,12 +138,24 @@ def add_imports(module: cst.Module, items, package: str | None) -> cst.Module:
             after[0] = first.with_changes(leading_lines=(cst.EmptyLine(),))
         elif first.leading_lines[0].comment is not None:
             after[0] = first.with_changes(leading_lines=(cst.EmptyLine(), *first.leading_lines))
-    config = module.config_for_parsing
     new = [
         cst.parse_statement(f"from {source} import {', '.join(sorted(names))}", config=config)
         for source, names in wanted.items()
     ]
     return module.with_changes(body=[*body[:end], *new, *after])
+
+
+def _is_stdlib(module: str | None) -> bool:
+    return bool(module) and not module.startswith(".") and module.split(".")[0] in STDLIB
+
+
+def _line_module(statement) -> str:
+    """What an import line imports from: ``a.b`` of `import a.b` or `from a.b import c`,
+    dots first for a relative one."""
+    node = statement.body[0]
+    if isinstance(node, cst.Import):
+        return _dotted(node.names[0].name)
+    return "." * len(node.relative) + (_dotted(node.module) if node.module is not None else "")
 
 
 def _skips_first(statement) -> bool:

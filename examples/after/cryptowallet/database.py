@@ -1,10 +1,10 @@
 """Engine, session registry and declarative base shared by the whole service."""
 
 import os
+from contextlib import contextmanager
 
 from sqlalchemy import create_engine, event
 from sqlalchemy.orm import declarative_base, scoped_session, sessionmaker
-from contextlib import contextmanager
 
 DATABASE_URL = os.environ.get("CRYPTOWALLET_DATABASE_URL", "sqlite:///cryptowallet.db")
 

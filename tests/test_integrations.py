@@ -68,7 +68,8 @@ def test_flake8_plugin_reports_the_same_findings(tmp_path):
         "pkg/app.py": "from flask import Flask\n\nfrom . import database\n\napp = Flask(__name__)\n",
     })
     result = subprocess.run(
-        [str(BIN / "flake8"), "--select", "FS", "pkg"], cwd=root, capture_output=True, text=True, timeout=120,
+        [str(BIN / "flake8"), "--enable-extensions", "FS", "--select", "FS", "pkg"],
+        cwd=root, capture_output=True, text=True, timeout=120,
     )
     assert result.returncode == 1, result.stderr
     assert result.stdout.splitlines() == [
@@ -77,6 +78,9 @@ def test_flake8_plugin_reports_the_same_findings(tmp_path):
         "across requests"
     ]
     assert "remove()" not in (root / "pkg" / "app.py").read_text()  # flake8 never writes
+    # Off unless asked (issue 12): installed, it must not run in every flake8 run.
+    plain = subprocess.run([str(BIN / "flake8"), "pkg"], cwd=root, capture_output=True, text=True, timeout=120)
+    assert "FS001" not in plain.stdout
 
 
 # -- the branch workflow --------------------------------------------------------------------------

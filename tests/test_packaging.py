@@ -59,7 +59,7 @@ def test_flake8_runs_in_a_project_with_its_own_codemods_package(tmp_path):
         "db_session = scoped_session(maker)\napp = Flask(__name__)\n"
     )
     result = subprocess.run(
-        [sys.executable, "-m", "flake8", "--select", "FS", "app.py"],
+        [sys.executable, "-m", "flake8", "--enable-extensions", "FS", "--select", "FS", "app.py"],
         cwd=tmp_path, capture_output=True, text=True, timeout=120,
     )
     assert "FailedToLoadPlugin" not in result.stderr, result.stderr

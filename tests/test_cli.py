@@ -112,8 +112,22 @@ def test_an_excluded_file_is_context_a_fix_must_not_break(tmp_path):
     before = {name: (root / name).read_text() for name in EXCLUDED_USER}
     result = fixsessions("--select", "FS003", "--exclude", "views.py", "--no-cache", ".", cwd=root)
     assert {name: (root / name).read_text() for name in EXCLUDED_USER} == before
-    assert b"a fix it shares with another file (FS003:pkg.assets.SUPPORTED)" in result.stderr
+    assert (
+        b"warning: pkg/assets.py: not fixed: its fix (FS003:pkg.assets.SUPPORTED) must also change "
+        b"pkg/views.py, which this run does not write (not named, or excluded); one `fixsessions .` "
+        b"over the project fixes both\n"
+    ) in result.stderr
     assert result.returncode == 1  # the finding is left for a person
+
+
+def test_a_fix_needing_a_file_not_named_says_which_and_how(tmp_path):
+    # Under pre-commit only the changed files are named (issue 12: it said "need a person").
+    root = make_project(tmp_path, EXCLUDED_USER)
+    result = fixsessions("--select", "FS003", "--no-cache", "pkg/assets.py", cwd=root)
+    assert result.returncode == 1
+    assert b"must also change pkg/views.py, which this run does not write" in result.stderr
+    assert b"one `fixsessions .` over the project fixes both" in result.stderr
+    assert (root / "pkg" / "assets.py").read_text() == EXCLUDED_USER["pkg/assets.py"]
 
 
 @pytest.mark.parametrize("output_format", ["json", "sarif", "github"])

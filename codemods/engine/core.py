@@ -342,9 +342,13 @@ def run(paths: list[Path], settings: Settings = Settings(), progress=None) -> Ru
     with _Workers(settings.jobs) as workers, _no_cycle_collection():
         selected = _select(everything, workers, progress)
         _fix_all(selected, settings, [r for r in everything if r.error], workers, progress)
+    unwritten: dict[str, list[Path]] = {}  # group -> the files not named that it needs
     for result in context:  # never written: what it would share with a target cannot be made
-        result.failed_groups |= {f.fix.group for f in result.applied if f.fix and f.fix.group}
-    _revert_failed_groups(everything)
+        groups = {f.fix.group for f in result.applied if f.fix and f.fix.group}
+        result.failed_groups |= groups
+        for group in groups:
+            unwritten.setdefault(group, []).append(result.path)
+    _revert_failed_groups(everything, unwritten)
     if cached is not None:
         cached.store(results, settings)
     return RunResult(results, found.skipped)
@@ -529,7 +533,7 @@ def _may_apply(rules: list[Rule], facts, index: ProjectIndex) -> bool:
         return True
 
 
-def _revert_failed_groups(results: list[FileResult]) -> None:
+def _revert_failed_groups(results: list[FileResult], unwritten: dict | None = None) -> None:
     """A fix that spans files is made everywhere or nowhere."""
     failed = set().union(*(r.failed_groups for r in results))
     while failed:
@@ -540,10 +544,20 @@ def _revert_failed_groups(results: list[FileResult]) -> None:
             if not hit:
                 continue
             shared = ", ".join(sorted(hit))
-            result.notes.append(
-                f"reverting all changes: a fix it shares with another file ({shared}) could "
-                f"not be made there"
+            others = sorted(
+                {os.path.relpath(p) for g in hit for p in (unwritten or {}).get(g, ()) if p != result.path}
             )
+            if others:  # under pre-commit, say what one run over the project would do
+                result.notes.append(
+                    f"not fixed: its fix ({shared}) must also change {', '.join(others)}, which "
+                    f"this run does not write (not named, or excluded); one `fixsessions .` "
+                    f"over the project fixes both"
+                )
+            else:
+                result.notes.append(
+                    f"reverting all changes: a fix it shares with another file ({shared}) could "
+                    f"not be made there"
+                )
             result.findings = result.initial
             result.applied, result.fixed = [], None
             newly |= groups - failed

@@ -5,8 +5,8 @@ from textwrap import dedent
 
 import pytest
 
-from fixsessions.codemods.engine import Settings
-from helpers import check_noop, check_transformed, findings
+from fixsessions.codemods.engine import Settings, run
+from helpers import check_noop, check_transformed, findings, make_project
 
 FS003 = Settings(select=frozenset({"FS003"}))
 CACHES = Settings(select=frozenset({"FS003", "FS004"}))
@@ -79,6 +79,33 @@ def project(module: str) -> dict:
                 return n if n < 2 else fib(n - 1) + fib(n - 2)
             """,
             id="lru_cache-on-a-pure-function",
+        ),
+        pytest.param(
+            """\
+            from functools import lru_cache
+
+            import cachetools
+
+            from .db import Asset, db_session
+
+
+            @lru_cache(maxsize=None)
+            def asset_names():
+                return {a.symbol: a.id for a in db_session.query(Asset).all()}
+
+
+            @lru_cache(maxsize=None)
+            def symbols(active):
+                if active:
+                    return tuple(sorted(a.symbol for a in Asset.query.all()))
+                return ()
+
+
+            @cachetools.cached(cachetools.TTLCache(10, 60))
+            def asset_count():
+                return len(Asset.query.all())
+            """,
+            id="caches-of-plain-values",  # issue 11: judged by what the function returns
         ),
         pytest.param(
             """\
@@ -276,6 +303,23 @@ def test_memo_dict_used_elsewhere_is_kept(tmp_path):
                 _assets.clear()
         """,
     }, FS003)
+
+
+def test_a_cache_that_returns_objects_on_one_path_is_still_found(tmp_path):
+    root = make_project(tmp_path / "project", project("""\
+        from functools import lru_cache
+
+        from .db import Asset
+
+
+        @lru_cache(maxsize=None)
+        def assets(names_only):
+            if names_only:
+                return [a.symbol for a in Asset.query.all()]
+            return list(Asset.query.all())
+        """))
+    result = run([root], FS003)
+    assert [f.code for r in result.files for f in r.applied] == ["FS003"]
 
 
 def test_lru_cache_removed_with_its_import(tmp_path):

@@ -466,6 +466,8 @@ class ProjectIndex:
             by = "cachetools"
         else:
             return None
+        if cached.returns_plain:
+            return None
         return by if any(self.returns_orm_objects(q) for q in cached.queries) else None
 
     def orm_caches(self, modules) -> list[str]:

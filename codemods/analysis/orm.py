@@ -159,6 +159,7 @@ class CachedFunction:
     kind: str  # "lru" (functools), "flask-caching", "cachetools"
     queries: list[QuerySummary]
     location: Location
+    returns_plain: bool = False  # every `return` hands back plain values, never ORM objects
 
 
 @dataclass
@@ -389,7 +390,10 @@ class CacheCollector:
                     if (q := summarise(call, self.qnames)) is not None
                 ]
                 self.facts.cached.append(
-                    CachedFunction(qname, names, kind, queries, self.positions.name_location(node))
+                    CachedFunction(
+                        qname, names, kind, queries, self.positions.name_location(node),
+                        returns_plain=_returns_plain(node),
+                    )
                 )
                 self.cached_nodes[qname] = node
         self._visit_all(node.decorator_list)
@@ -535,3 +539,45 @@ def collect_orm(tree: ast.Module, names: Names, positions: Positions, module_nam
     collector = CacheCollector(names, positions, module_name)
     collector.run(tree)
     return collector
+
+
+SCALAR_CALLS = frozenset({"str", "int", "float", "bool", "len"})
+CONTAINER_CALLS = frozenset({"tuple", "frozenset", "sorted", "list", "set"})
+
+
+def _returns_plain(function) -> bool:
+    """Whether every `return` of ``function`` (not of functions inside it) hands back plain
+    values: constants, f-strings, attributes read off objects (``c.name``), and tuples, lists,
+    dicts, sets and comprehensions of those, as ``{c.code: c.name for c in query.all()}``.
+    Such a cache keeps no ORM object, whatever it queried."""
+    returns = []
+    todo = list(function.body)
+    while todo:
+        node = todo.pop()
+        if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef, ast.Lambda)):
+            continue
+        if isinstance(node, ast.Return):
+            returns.append(node)
+        todo.extend(ast.iter_child_nodes(node))
+    return bool(returns) and all(r.value is not None and _plain(r.value) for r in returns)
+
+
+def _plain(node: ast.expr) -> bool:
+    if isinstance(node, (ast.Constant, ast.JoinedStr)):
+        return True
+    if isinstance(node, ast.Attribute):
+        return isinstance(node.value, ast.Name)  # a column read off a loop variable
+    if isinstance(node, (ast.Tuple, ast.List, ast.Set)):
+        return all(_plain(e) for e in node.elts)
+    if isinstance(node, ast.Dict):
+        return all(_plain(v) for v in node.values) and all(k is None or _plain(k) for k in node.keys)
+    if isinstance(node, (ast.ListComp, ast.SetComp, ast.GeneratorExp)):
+        return _plain(node.elt)
+    if isinstance(node, ast.DictComp):
+        return _plain(node.key) and _plain(node.value)
+    if isinstance(node, ast.Call) and isinstance(node.func, ast.Name):
+        if node.func.id in SCALAR_CALLS:
+            return True  # `len(...)`, `str(...)`: a plain value whatever it is given
+        if node.func.id in CONTAINER_CALLS:
+            return all(_plain(a) for a in node.args) and not node.keywords
+    return False

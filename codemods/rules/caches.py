@@ -142,7 +142,9 @@ class GlobalOrmCache(Rule):
     def _lru_caches(self, ctx: FileContext) -> Iterator[Finding]:
         index = ctx.index
         for cached in ctx.facts.orm.cached:
-            if cached.kind != "lru" or not any(index.returns_orm_objects(q) for q in cached.queries):
+            if cached.kind != "lru" or cached.returns_plain:
+                continue  # `{c.code: c.name for c in ...}`: the cache keeps no ORM object
+            if not any(index.returns_orm_objects(q) for q in cached.queries):
                 continue
             short = cached.qname.rpartition(".")[2]
             message = f"`{short}` is cached with `functools` and returns ORM objects: {WHY_STALE}"

@@ -1,7 +1,7 @@
 """FS001 missing-teardown: no-op cases first, then rewrites, then what is only reported."""
 
-from fixsessions.codemods.engine import Settings
-from helpers import check_noop, check_transformed, findings
+from fixsessions.codemods.engine import Settings, run
+from helpers import check_noop, check_transformed, findings, make_project
 
 DATABASE = """\
 from sqlalchemy import create_engine
@@ -287,6 +287,56 @@ def test_noop_teardown_on_the_app_a_factory_returns(tmp_path):
         """,
     })
     assert findings(result) == []
+
+
+EXTENSION = """\
+    from sqlalchemy.orm import scoped_session, sessionmaker
+
+    db_session = scoped_session(sessionmaker())
+
+
+    class Database:
+        def init_app(self, app):
+            app.teardown_appcontext(self.shutdown_session)
+
+        def shutdown_session(self, exception=None):
+            db_session.remove()
+
+
+    db = Database()
+"""
+
+EXTENSION_APP = """\
+    from flask import Flask
+
+    from .database import db, db_session
+
+    app = Flask(__name__)
+    db.init_app(app)
+
+
+    @app.get("/")
+    def index():
+        return str(db_session.execute("select 1").scalar())
+"""
+
+
+def test_noop_extension_class_whose_init_app_registers_the_teardown(tmp_path):
+    # Issue 11: an extension object's init_app(self, app) registers its own method, which
+    # removes the registry; a second handler was added.
+    result = check_noop(tmp_path, {"pkg/__init__.py": "", "pkg/database.py": EXTENSION, "pkg/app.py": EXTENSION_APP})
+    assert findings(result) == []
+
+
+def test_extension_class_whose_handler_does_not_remove_is_still_found(tmp_path):
+    files = {
+        "pkg/__init__.py": "",
+        "pkg/database.py": EXTENSION.replace("db_session.remove()", "print(exception)"),
+        "pkg/app.py": EXTENSION_APP,
+    }
+    root = make_project(tmp_path / "project", files)
+    result = run([root], ONLY_FS001)
+    assert [f.code for r in result.files for f in r.applied] == ["FS001"]
 
 
 def test_noop_throwaway_app_for_a_request_context(tmp_path):

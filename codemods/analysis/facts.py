@@ -152,6 +152,7 @@ class FunctionFacts:
     unresolved_remove: bool = False  # .remove() on something no name resolves
     calls: set[str] = field(default_factory=set)
     decorators: set[str] = field(default_factory=set)  # what `@d` / `@d(...)` names
+    method_of: str | None = None  # the class, for a method
 
 
 @dataclass
@@ -353,6 +354,9 @@ class _Collector:
         args = node.args
         params = tuple(a.arg for a in (*args.posonlyargs, *args.args, *args.kwonlyargs))
         info = FunctionFacts(qname, params)
+        scope = self.names.scope_of.get(id(node))
+        if scope is not None and scope.kind == "class":
+            info.method_of = scope.prefix
         self.facts.functions[qname] = info
         self.function_nodes[qname] = node
         for decorator in node.decorator_list:
@@ -464,6 +468,11 @@ class _Collector:
             if method in TEARDOWN_KINDS and len(node.args) + len(node.keywords) == 1:
                 handler = node.args[0] if node.args else node.keywords[0].value
                 handler_names = self.qnames(handler)
+                if (
+                    info is not None and info.method_of and isinstance(handler, ast.Attribute)
+                    and isinstance(handler.value, ast.Name) and handler.value.id == "self"
+                ):  # `app.teardown_appcontext(self.shutdown_session)` in a method
+                    handler_names |= {f"{info.method_of}.{handler.attr}"}
                 if isinstance(handler, ast.Lambda):
                     handler_names = frozenset({f"{self.facts.name}.<lambda{self.lambdas + 1}>"})
                 self.facts.registrations.append(

@@ -250,7 +250,23 @@ class ProjectIndex:
             for callee_names, arg_key in passed.get(name, ()):
                 for callee in self.resolve_all(callee_names):
                     regs.extend(self.registrars.get((callee, arg_key), []))
+                    method = self._bound_method(callee)
+                    if method is not None:  # `db.init_app(app)`: `self` comes first
+                        key = arg_key + 1 if isinstance(arg_key, int) else arg_key
+                        regs.extend(self.registrars.get((method, key), []))
         return regs
+
+    def _bound_method(self, qname: str) -> str | None:
+        """``pkg.database.db.init_app``, where ``db = Database()`` at module level: the
+        method ``pkg.database.Database.init_app``."""
+        owner, _, attribute = qname.rpartition(".")
+        facts = self.modules.get(owner.rpartition(".")[0])
+        if facts is None:
+            return None
+        for cls in self.resolve_all(facts.made_by.get(owner, ())):
+            if f"{cls}.{attribute}" in self.functions:
+                return f"{cls}.{attribute}"
+        return None
 
     @cached_property
     def _factory_results(self) -> dict[str, list[str]]:

@@ -80,8 +80,6 @@ def _settings(paths, select, ignore, exclude, unsafe_fixes, jobs=1, edits=False,
 @click.option("--color/--no-color", default=None, help="Colour output (default: only on a terminal).")
 @click.option("--branch", metavar="NAME", help="Apply the fixes on a new git branch and commit them.")
 @click.option("--allow-dirty", is_flag=True, help="Rewrite files that have uncommitted changes.")
-@click.option("--allow-no-vcs", is_flag=True,
-              help="Rewrite files that no version control keeps (there is no way back).")
 @click.option("--jobs", "-j", type=click.IntRange(min=1), default=None,
               help="Processes to use (default: every core).")
 @click.option("--no-cache", is_flag=True,
@@ -91,7 +89,7 @@ def _settings(paths, select, ignore, exclude, unsafe_fixes, jobs=1, edits=False,
 @click.option("--quiet", "-q", is_flag=True, help="Print findings and errors only.")
 @click.version_option(__version__, prog_name="fixsessions")
 def fix(paths, dry_run, check, unsafe_fixes, select, ignore, exclude, output_format, color,
-        branch, allow_dirty, allow_no_vcs, jobs, no_cache, stdin_filename, quiet) -> None:
+        branch, allow_dirty, jobs, no_cache, stdin_filename, quiet) -> None:
     """Find and fix SQLAlchemy session-lifecycle bugs in Flask apps (PATHS default to .).
 
     Subcommands: `fixsessions explain CODE`, `fixsessions rules`.
@@ -140,7 +138,7 @@ def fix(paths, dry_run, check, unsafe_fixes, select, ignore, exclude, output_for
             progress.close()
     mode = "dry-run" if dry_run else "check" if check else "write"
     if mode == "write":
-        status = _write(result, paths, branch, allow_dirty, allow_no_vcs)
+        status = _write(result, paths, branch, allow_dirty)
         if status is not None:
             sys.exit(status)
     sys.exit(_report(result, settings, mode, output_format, color, quiet, branch))
@@ -173,18 +171,7 @@ class Progress:
             self.stream.flush()
 
 
-VCS_MARKERS = (".git", ".hg", ".svn", ".jj", "_darcs", ".fslckout", ".pijul")
-
-
-def _under_vcs(path: Path) -> bool:
-    folder = Path(os.path.abspath(path))
-    for candidate in (folder, *folder.parents):
-        if any(os.path.exists(candidate / marker) for marker in VCS_MARKERS):
-            return True
-    return False
-
-
-def _write(result, paths, branch: str | None, allow_dirty: bool, allow_no_vcs: bool = False) -> int | None:
+def _write(result, paths, branch: str | None, allow_dirty: bool) -> int | None:
     from .codemods.engine import gitops, write
     from .codemods.engine.source import SourceError
 
@@ -192,19 +179,6 @@ def _write(result, paths, branch: str | None, allow_dirty: bool, allow_no_vcs: b
     if not changed:
         return None
     # Refuse before writing anything: nothing half-written.
-    unversioned = [p for p in changed if not _under_vcs(p)]
-    if branch and unversioned:
-        click.echo("error: --branch needs a git repository", err=True)
-        return 2
-    if unversioned and not allow_no_vcs:
-        click.echo(
-            "error: no version control keeps these files, so a rewrite could not be undone; "
-            "put them under version control, review with --dry-run, or pass --allow-no-vcs:",
-            err=True,
-        )
-        for path in unversioned:
-            click.echo(f"  {_display(path)}", err=True)
-        return 2
     read_only = [p for p in changed if not os.stat(p).st_mode & (stat.S_IWUSR | stat.S_IWGRP | stat.S_IWOTH)]
     if read_only:
         click.echo("error: these files are read-only; fixsessions does not write them:", err=True)

@@ -66,7 +66,7 @@ def test_dry_run_patch_applies_to_exactly_what_write_mode_writes(tmp_path):
     subprocess.run(["git", "init", "-q"], cwd=patched, check=True)
     subprocess.run(["git", "apply", str(tmp_path / "fix.patch")], cwd=patched, check=True)
 
-    wrote = fixsessions("--allow-no-vcs", ".", cwd=written)
+    wrote = fixsessions(".", cwd=written)
     assert wrote.returncode == 0, wrote.stderr
     assert wrote.stdout == b""
     assert snapshot(patched) == snapshot(written)
@@ -147,7 +147,7 @@ def test_exit_codes(tmp_path):
     root = make_project(tmp_path, {"app.py": APP})
     assert fixsessions("--check", ".", cwd=root).returncode == 1
     assert fixsessions("--dry-run", ".", cwd=root).returncode == 1
-    assert fixsessions("--allow-no-vcs", ".", cwd=root).returncode == 0  # everything fixed
+    assert fixsessions(".", cwd=root).returncode == 0  # everything fixed
     clean = fixsessions("--check", ".", cwd=root)
     assert clean.returncode == 0
     assert b"No session-lifecycle problems found." in clean.stderr
@@ -157,20 +157,8 @@ def test_exit_codes(tmp_path):
     assert b"unknown rule code(s): FS999" in usage.stderr
 
 
-def test_write_mode_outside_version_control_is_refused(tmp_path):
-    # cargo fix's rule (issue 12): without version control a rewrite cannot be undone.
-    root = make_project(tmp_path, {"app.py": APP})
-    refused = fixsessions(".", cwd=root)
-    assert refused.returncode == 2
-    assert refused.stderr.startswith(b"error: no version control keeps these files")
-    assert b"  app.py\n" in refused.stderr
-    assert (root / "app.py").read_text() == APP
-    assert fixsessions("--allow-no-vcs", ".", cwd=root).returncode == 0
-    assert "db_session.remove()" in (root / "app.py").read_text()
-
-
 def test_a_read_only_file_is_refused_and_named(tmp_path):
-    root = make_project(tmp_path, {"app.py": APP, "admin.py": APP.replace("app =", "admin ="), ".hg/requires": ""})
+    root = make_project(tmp_path, {"app.py": APP, "admin.py": APP.replace("app =", "admin =")})
     (root / "admin.py").chmod(0o444)
     refused = fixsessions(".", cwd=root)
     assert refused.returncode == 2
@@ -191,7 +179,7 @@ def test_findings_left_for_a_person_exit_1_in_write_mode(tmp_path):
 
 def test_unparseable_file_is_named_and_the_run_goes_on(tmp_path):
     root = make_project(tmp_path, {"broken.py": "import flask\ndef f(:\n", "app.py": APP})
-    result = fixsessions("--allow-no-vcs", ".", cwd=root)
+    result = fixsessions(".", cwd=root)
     assert b"error: broken.py: cannot parse: line 2" in result.stderr
     assert (root / "broken.py").read_bytes() == b"import flask\ndef f(:\n"
     assert b"db_session.remove()" in (root / "app.py").read_bytes()

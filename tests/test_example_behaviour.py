@@ -77,7 +77,7 @@ def test_the_unsafe_fix_of_that_loader_really_is_unsafe(tmp_path):
     suppressed = "session = SessionLocal()  # fixsessions: ignore[FS005]"
     assert suppressed in services.read_text()
     services.write_text(services.read_text().replace(suppressed, "session = SessionLocal()"))
-    fixsessions("--allow-no-vcs", "--unsafe-fixes", "--select", "FS005", ".", cwd=unsafe)
+    fixsessions("--unsafe-fixes", "--select", "FS005", ".", cwd=unsafe)
     assert "def load_transaction" in (unsafe / "cryptowallet" / "services.py").read_text()
     assert "SessionLocal()" not in (unsafe / "cryptowallet" / "services.py").read_text()
     assert observe(unsafe, tmp_path, "receipt") == {"error": "DetachedInstanceError"}
@@ -103,7 +103,7 @@ def test_the_teardown_alone_does_not_reach_the_caches(tmp_path, scenario):
     # The catalog's point: remove() cannot help objects that code keeps in globals.
     teardown_only = tmp_path / "teardown_only"
     shutil.copytree(BEFORE, teardown_only)
-    fixsessions("--allow-no-vcs", "--select", "FS001", ".", cwd=teardown_only)
+    fixsessions("--select", "FS001", ".", cwd=teardown_only)
     assert "teardown_appcontext" in (teardown_only / "cryptowallet" / "app.py").read_text()
     old, _ = CACHES[scenario]
     assert observe(teardown_only, tmp_path, scenario) == {"first": old, "second": old}

@@ -16,7 +16,7 @@ AFTER = REPO / "examples" / "after"
 def test_write_mode_turns_before_into_after_byte_for_byte(tmp_path):
     tree = tmp_path / "tree"
     shutil.copytree(BEFORE, tree)
-    result = fixsessions("--allow-no-vcs", ".", cwd=tree)
+    result = fixsessions(".", cwd=tree)
     assert result.returncode in (0, 1), result.stderr
     assert snapshot(tree) == snapshot(AFTER)
 

@@ -63,7 +63,7 @@ def test_pyproject_exclude_and_unsafe_fixes(tmp_path):
         "app.py": late,
         "legacy/old.py": APP,
     })
-    result = fixsessions("--allow-no-vcs", ".", cwd=root)
+    result = fixsessions(".", cwd=root)
     assert result.returncode == 0, result.stderr
     assert "@app.teardown_appcontext" in (root / "app.py").read_text()
     assert (root / "legacy" / "old.py").read_text() == APP  # excluded
@@ -96,7 +96,7 @@ def test_inline_suppression_on_the_reported_line(tmp_path, comment, left):
     result = fixsessions("--check", ".", cwd=root)
     assert codes(result.stderr) == left
     assert result.returncode == (1 if left else 0)
-    fixsessions("--allow-no-vcs", ".", cwd=root)
+    fixsessions(".", cwd=root)
     assert ("remove()" in (root / "app.py").read_text()) == bool(left)  # no fix either
 
 

@@ -62,7 +62,7 @@ def test_killed_mid_write_leaves_each_file_old_or_new(tmp_path):
         "import os, sys, time\n"
         "real = os.fsync\n"
         "os.fsync = lambda fd: (time.sleep(0.05), real(fd))[1]\n"
-        f"sys.argv = [{FIXSESSIONS!r}, '--allow-no-vcs', '--jobs', '1', '.']\n"
+        f"sys.argv = [{FIXSESSIONS!r}, '--jobs', '1', '.']\n"
         "from fixsessions import cli\n"
         "cli.main()\n"
     )
@@ -79,7 +79,7 @@ def test_killed_mid_write_leaves_each_file_old_or_new(tmp_path):
     assert old in states and new in states, "the kill must land in the middle of the writes"
     assert not [p for p in root.iterdir() if p.suffix == ".py" and p not in paths]
     # What the kill left behind is finished by the next run.
-    subprocess.run([FIXSESSIONS, "--allow-no-vcs", "."], cwd=root, check=True, capture_output=True)
+    subprocess.run([FIXSESSIONS, "."], cwd=root, check=True, capture_output=True)
     assert all(p.read_bytes() == new for p in paths)
 
 
@@ -105,7 +105,7 @@ def test_symlinks_named_on_the_command_line_are_followed(tmp_path):
     link.symlink_to(outside / "app.py")
     found = discover([link])
     assert found.files == [outside / "app.py"] and found.skipped == []
-    result = subprocess.run([FIXSESSIONS, "--allow-no-vcs", "--no-cache", str(link)], cwd=tmp_path, capture_output=True)
+    result = subprocess.run([FIXSESSIONS, "--no-cache", str(link)], cwd=tmp_path, capture_output=True)
     assert result.returncode == 0, result.stderr
     assert "db_session.remove()" in (outside / "app.py").read_text() and link.is_symlink()
 

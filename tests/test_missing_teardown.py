@@ -339,6 +339,60 @@ def test_extension_class_whose_handler_does_not_remove_is_still_found(tmp_path):
     assert [f.code for r in result.files for f in r.applied] == ["FS001"]
 
 
+def test_flask_subclass_app_in_another_module(tmp_path):
+    # Issue 11: `class App(Flask)` in one module, `app = App(__name__)` in another: an app
+    # like any other (silent before); `logging.getLogger(__name__)` is none.
+    check_transformed(tmp_path, {
+        "pkg/__init__.py": "",
+        "pkg/database.py": DATABASE,
+        "pkg/base.py": """\
+            from flask import Flask
+
+
+            class BaseApp(Flask):
+                pass
+
+
+            class App(BaseApp):
+                json_sort_keys = False
+        """,
+        "pkg/app.py": """\
+            import logging
+
+            from .base import App
+            from .database import db_session
+
+            log = logging.getLogger(__name__)
+            app = App(__name__)
+
+
+            @app.get("/")
+            def index():
+                return str(db_session.execute("select 1").scalar())
+        """,
+    }, {
+        "pkg/app.py": """\
+            import logging
+
+            from .base import App
+            from .database import db_session
+
+            log = logging.getLogger(__name__)
+            app = App(__name__)
+
+
+            @app.teardown_appcontext
+            def shutdown_session(exception=None):
+                db_session.remove()
+
+
+            @app.get("/")
+            def index():
+                return str(db_session.execute("select 1").scalar())
+        """,
+    }, ONLY_FS001)
+
+
 def test_noop_throwaway_app_for_a_request_context(tmp_path):
     # `Flask(__name__).test_request_context()` makes an app only to push a context in it: it
     # serves no request, so it needs no teardown (issue 10).

@@ -170,6 +170,8 @@ class ModuleFacts:
     registrations: list[Registration] = field(default_factory=list)
     # module-level `application = create_app()`: qualified name -> what the called names denote
     made_by: dict[str, frozenset[str]] = field(default_factory=dict)
+    # `app = App(__name__)`: apps if the class they make derives from Flask (the index knows)
+    app_candidates: list[tuple[AppDef, frozenset[str]]] = field(default_factory=list)
     # module-level names also bound to something that is no scoped_session -> first such line
     not_registry: dict[str, int] = field(default_factory=dict)
     main_guard: bool = False  # `if __name__ == "__main__":` at module level, starting no server
@@ -445,6 +447,8 @@ class _Collector:
         callee = self.qnames(node.func)
         if callee & FLASK:
             self._app(node)
+        elif callee and node.args and isinstance(node.args[0], ast.Name) and node.args[0].id == "__name__":
+            self._app(node, callee)  # `App(__name__)`: a Flask subclass, perhaps
         if "gevent.monkey.patch_all" in callee:
             self.facts.gevent_patched = True
         func = node.func
@@ -498,7 +502,7 @@ class _Collector:
             return frozenset({INLINE_SESSIONMAKER})
         return self.qnames(call.func)
 
-    def _app(self, call: ast.Call) -> None:
+    def _app(self, call: ast.Call, made_by: frozenset[str] | None = None) -> None:
         parent = self.parent
         if isinstance(parent, ast.Attribute) and parent.value is call:
             return  # `Flask(__name__).test_request_context()`: thrown away, serves no request
@@ -515,7 +519,10 @@ class _Collector:
             self.app_statements[app.location] = self.statement
         else:
             app = AppDef(None, None, function, self.location(call))
-        self.facts.apps.append(app)
+        if made_by is None:
+            self.facts.apps.append(app)
+        elif app.var is not None:
+            self.facts.app_candidates.append((app, made_by))
 
     HANDLERS = {
         ast.Import: import_,

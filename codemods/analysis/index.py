@@ -11,7 +11,7 @@ import os
 from dataclasses import dataclass
 from functools import cached_property
 
-from .facts import AppDef, ModuleFacts, RegistryDef
+from .facts import FLASK, AppDef, ModuleFacts, RegistryDef
 from .orm import COLUMN_ONLY, OBJECT_TERMINALS
 from .sessions import INLINE_SESSIONMAKER, SESSION_CLASS, HandMade
 
@@ -38,6 +38,7 @@ class ProjectIndex:
         self._resolved: dict[str, str] = {}
         self._closures: dict[str, frozenset[str]] = {}
         self._decorators_committing: dict[str, bool] = {}
+        self._apps_of: dict[str, list] = {}
 
     def replacing(self, facts: ModuleFacts) -> ProjectIndex:
         """The same project with one module's facts re-read (after a fix changed it).
@@ -145,7 +146,7 @@ class ProjectIndex:
         """Modules that a module making a Flask app imports (itself included)."""
         found: set[str] = set()
         for facts in self.modules.values():
-            if facts.apps:
+            if self.apps_of(facts):
                 found |= self.closure(facts.name)
         return frozenset(found)
 
@@ -498,8 +499,34 @@ class ProjectIndex:
 
     # -- views, commits and cleanups (the report rules) ---------------------------------------
     @cached_property
+    def flask_classes(self) -> frozenset[str]:
+        """Project classes deriving, at any depth, from Flask (`class App(Flask)`)."""
+        bases = {cls: self.resolve_all(parents) for f in self.modules.values() for cls, parents in f.orm.classes.items()}
+        found = {cls for cls, parents in bases.items() if parents & FLASK}
+        grew = True
+        while grew:
+            grew = False
+            for cls, parents in bases.items():
+                if cls not in found and parents & found:
+                    found.add(cls)
+                    grew = True
+        return frozenset(found)
+
+    def apps_of(self, facts) -> list:
+        """The module's Flask apps: `Flask(...)` calls, and `App(__name__)` calls of a class
+        that derives from Flask."""
+        found = self._apps_of.get(facts.name)
+        if found is None:
+            made = [
+                app for app, made_by in facts.app_candidates
+                if self.flask_classes and self.resolve_all(made_by) & self.flask_classes
+            ]
+            found = self._apps_of[facts.name] = [*facts.apps, *made]
+        return found
+
+    @cached_property
     def apps(self) -> frozenset[str]:
-        return frozenset(a.qname for f in self.modules.values() for a in f.apps if a.qname)
+        return frozenset(a.qname for f in self.modules.values() for a in self.apps_of(f) if a.qname)
 
     @cached_property
     def blueprints(self) -> frozenset[str]:
@@ -586,7 +613,7 @@ class ProjectIndex:
     def _late_cleanups(self) -> list:
         late = []
         for facts in self.modules.values():
-            for app in facts.apps:
+            for app in self.apps_of(facts):
                 if not app.qname:
                     continue
                 regs = self.registrations_for(app, facts.name)

@@ -69,7 +69,7 @@ HOOK_ATTRS = frozenset(
     {"teardown_appcontext", "teardown_request", "teardown_app_request", "after_request",
      "app_context", "query_property"}
 )
-BASES = frozenset({"DeclarativeBase", "DeclarativeBaseNoMeta"})
+BASES = frozenset({"DeclarativeBase", "DeclarativeBaseNoMeta", "Flask"})
 
 
 def _last_name(node) -> str | None:

@@ -62,14 +62,14 @@ class MissingTeardown(Rule):
 
     @classmethod
     def may_apply(cls, facts, index) -> bool:
-        return bool(facts.apps and index.registries)
+        return bool((facts.apps or facts.app_candidates) and index.registries)
 
     def check(self, ctx: FileContext) -> Iterator[Finding]:
         index = ctx.index
         used = index.registries_used_by(ctx.facts.name)
         if not used:
             return
-        for app in ctx.facts.apps:
+        for app in index.apps_of(ctx.facts):
             handlers = (
                 h for reg in index.registrations_for(app, ctx.facts.name) for h in reg.handler
             ) if app.qname else ()

@@ -393,6 +393,17 @@ def test_flask_subclass_app_in_another_module(tmp_path):
     }, ONLY_FS001)
 
 
+def test_app_bound_to_two_names_at_once(tmp_path):
+    # ckan's `app = flask_app = CKANFlask(__name__)`: an app, named by its first name.
+    root = make_project(tmp_path / "project", {
+        "database.py": DATABASE,
+        "app.py": "from flask import Flask\n\nfrom database import db_session\n\napp = flask_app = Flask(__name__)\n",
+    })
+    result = run([root], ONLY_FS001)
+    assert [f.code for r in result.files for f in r.applied] == ["FS001"]
+    assert b"@app.teardown_appcontext\n" in result.changed[0].fixed
+
+
 def test_noop_throwaway_app_for_a_request_context(tmp_path):
     # `Flask(__name__).test_request_context()` makes an app only to push a context in it: it
     # serves no request, so it needs no teardown (issue 10).

@@ -509,8 +509,9 @@ class _Collector:
         info = self.current()
         function = info.qname if info and "<lambda" not in info.qname else None
         target = None
-        if isinstance(parent, ast.Assign) and len(parent.targets) == 1 and parent.value is call:
-            target = parent.targets[0]
+        if isinstance(parent, ast.Assign) and parent.value is call:
+            # `app = flask_app = CKANFlask(__name__)`: the first name it is bound to
+            target = next((t for t in parent.targets if isinstance(t, ast.Name)), None)
         elif isinstance(parent, ast.AnnAssign) and parent.value is call:
             target = parent.target
         if isinstance(target, ast.Name):

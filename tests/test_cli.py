@@ -143,6 +143,20 @@ def test_a_report_format_never_writes(tmp_path, output_format):
     assert branch.returncode == 2 and b"cannot be combined with --branch" in branch.stderr
 
 
+@pytest.mark.skipif(sys.version_info >= (3, 12), reason="Python 3.12 parses it")
+def test_newer_syntax_is_named_as_such(tmp_path):
+    # pycroft's PEP 695 generics: "cannot parse" alone sent readers looking for a typo.
+    root = make_project(tmp_path, {
+        "generic.py": "import flask\n\n\ndef first[T](items: list[T]) -> T:\n    return items[0]\n",
+        "typo.py": "import flask\n\n\ndef f(:\n    pass\n",
+    })
+    result = fixsessions("--check", "--no-cache", ".", cwd=root)
+    errors = sorted(line for line in result.stderr.decode().splitlines() if line.startswith("error:"))
+    assert errors[0].startswith("error: generic.py: cannot parse: line 4")
+    assert "(this line is Python 3.12 syntax, and fixsessions runs on Python 3.11" in errors[0]
+    assert errors[1].startswith("error: typo.py: cannot parse: line 4") and "3.12" not in errors[1]
+
+
 def test_exit_codes(tmp_path):
     root = make_project(tmp_path, {"app.py": APP})
     assert fixsessions("--check", ".", cwd=root).returncode == 1

@@ -10,6 +10,8 @@ import ast
 import gc
 import multiprocessing
 import os
+import re
+import sys
 import warnings
 from collections import defaultdict
 from contextlib import contextmanager
@@ -451,7 +453,7 @@ def _parse(result: FileResult, data: bytes | None = None, acts=None) -> _Parsed 
         result.error = str(exc)
         return None
     except SyntaxError as exc:
-        result.error = _syntax_error(exc)
+        result.error = _syntax_error(exc) + _newer_python_hint(exc, data)
         return None
     except ValueError as exc:  # source code string cannot contain null bytes
         result.error = f"cannot parse: {exc}"
@@ -487,6 +489,24 @@ def _syntax_error(exc: SyntaxError) -> str:
             where.append(f"column {exc.offset}")
     message = exc.msg or "invalid syntax"
     return f"cannot parse: {', '.join(where)}: {message}" if where else f"cannot parse: {message}"
+
+
+# Python 3.12's type parameters and `type` aliases (PEP 695), on the line Python 3.11 rejects.
+NEWER_SYNTAX = re.compile(rb"^\s*(?:(?:async\s+)?def\s+\w+\s*\[|class\s+\w+\s*\[|type\s+\w+\s*(?:\[.*\])?\s*=)")
+
+
+def _newer_python_hint(exc: SyntaxError, data: bytes) -> str:
+    """Python parses only its own grammar: a file written for a newer Python says so."""
+    if sys.version_info >= (3, 12) or exc.lineno is None:
+        return ""
+    lines = data.splitlines()
+    line = lines[exc.lineno - 1] if exc.lineno <= len(lines) else b""
+    if NEWER_SYNTAX.match(line):
+        return (
+            f" (this line is Python 3.12 syntax, and fixsessions runs on Python "
+            f"{sys.version_info[0]}.{sys.version_info[1]}: run it with the project's Python)"
+        )
+    return ""
 
 
 def parse_ast(text: str, path: Path) -> ast.Module:

@@ -17,7 +17,6 @@ from ..analysis.location import Positions
 from ..rules.base import Fix
 from .cst_imports import add_imports, remove_unused_imports
 
-SIMPLE = (cst.SimpleStatementLine,)
 COMPOUND = {
     ast.If: cst.If, ast.For: cst.For, ast.AsyncFor: cst.For, ast.While: cst.While,
     ast.With: cst.With, ast.AsyncWith: cst.With, ast.Try: cst.Try, ast.FunctionDef: cst.FunctionDef,

@@ -17,7 +17,6 @@ SECTIONS = (
     ("Use instead", "use_instead"),
     ("Fix safety", "fix_safety"),
 )
-RULES_DOC = "docs/rules.md"
 
 
 def explanation(rule) -> str:

@@ -349,7 +349,49 @@ def rules(markdown: bool) -> None:
         click.echo(f"{rule.code}  {rule.name:<20}  {rule.fix_kind():<13}  {rule.summary()}")
 
 
-SUBCOMMANDS = {"explain": explain, "rules": rules}
+@click.command(context_settings={"help_option_names": ["-h", "--help"]})
+@click.argument("paths", nargs=-1, required=True, type=click.Path(exists=True, path_type=Path))
+@click.option("--output", "-o", type=click.Path(path_type=Path, dir_okay=False, allow_dash=True),
+              default=Path("tests/test_session_lifecycle.py"), show_default=True,
+              help="Where to write the test module (- for standard output).")
+@click.option("--force", is_flag=True, help="Replace the output file if it exists.")
+@click.option("--exclude", metavar="GLOB", multiple=True, help="Skip paths matching GLOB (repeatable).")
+def lifecycle_test(paths, output: Path, force: bool, exclude) -> None:
+    """Write a pytest module proving that each request of the apps under PATHS ends its
+    session: for each Flask app and scoped_session registry found, a request leaves the
+    registry empty, and a new request reads what another connection committed."""
+    from .codemods.engine import core, lifecycle
+    from .codemods.engine.source import write_atomic
+
+    settings = _settings(paths, None, None, exclude, None)
+    projects = [lifecycle.find(root, index) for root, index in core.project_indexes(list(paths), settings)]
+    projects = [p for p in projects if p.targets]
+    if not projects:
+        click.echo("fixsessions: found no Flask app using a scoped_session registry: nothing written", err=True)
+        sys.exit(1)
+    destination = Path(".") / "-" if str(output) == "-" else output
+    text = lifecycle.render(projects, destination.resolve())
+    if str(output) == "-":
+        click.echo(text, nl=False)
+        return
+    if output.exists() and not force:
+        raise click.UsageError(f"{_display(output)} exists: pass --force to replace it")
+    output.parent.mkdir(parents=True, exist_ok=True)
+    if output.exists():
+        write_atomic(output, text.encode())
+    else:
+        with open(output, "xb") as handle:
+            handle.write(text.encode())
+    for project in projects:
+        for target in project.targets:
+            names = ", ".join(name for _, name in target.registries)
+            made = f"{target.name}()" if target.factory is not None else target.name
+            note = f" (not callable as is: {target.factory})" if target.factory else ""
+            click.echo(f"{_display(target.path)}: app {made} with {names}{note}", err=True)
+    click.echo(f"wrote {_display(output)}: run it with `python -m pytest {_display(output)}`", err=True)
+
+
+SUBCOMMANDS = {"explain": explain, "rules": rules, "lifecycle-test": lifecycle_test}
 
 
 def main() -> None:

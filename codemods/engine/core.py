@@ -298,14 +298,9 @@ def run_buffer(data: bytes, path: Path, settings: Settings = Settings()) -> RunR
         _BUFFERS.clear()
 
 
-def run(paths: list[Path], settings: Settings = Settings(), progress=None) -> RunResult:
-    """Fix the Python files under ``paths``. The other files of their import roots are read
-    too, as context: the index needs them (the registry may live in a file not named), and a
-    fix that would have to change one of them as well is not made.
-
-    Only the files the pre-filter selects are parsed (see `codemods.prefilter`); with
-    ``settings.jobs`` > 1, reading, parsing and fixing are spread over processes.
-    ``progress(phase, done, total)``, when given, is told how far each phase got."""
+def _with_context(paths: list[Path], settings: Settings):
+    """The files under ``paths``, as results, and the other files of their import roots
+    (excluded files included), as context: (found, results, context)."""
     found = discover(paths, list(settings.exclude))
     results = [FileResult(path) for path in found.files]
     seen = {os.path.abspath(path) for path in found.files}
@@ -337,6 +332,18 @@ def run(paths: list[Path], settings: Settings = Settings(), progress=None) -> Ru
         if os.path.abspath(path) not in seen:
             seen.add(os.path.abspath(path))
             context.append(FileResult(path))
+    return found, results, context
+
+
+def run(paths: list[Path], settings: Settings = Settings(), progress=None) -> RunResult:
+    """Fix the Python files under ``paths``. The other files of their import roots are read
+    too, as context: the index needs them (the registry may live in a file not named), and a
+    fix that would have to change one of them as well is not made.
+
+    Only the files the pre-filter selects are parsed (see `codemods.prefilter`); with
+    ``settings.jobs`` > 1, reading, parsing and fixing are spread over processes.
+    ``progress(phase, done, total)``, when given, is told how far each phase got."""
+    found, results, context = _with_context(paths, settings)
     everything = results + context
     cached = _Cached(paths, everything, settings) if settings.cache else None
     if cached is not None and cached.answer(results):
@@ -354,6 +361,21 @@ def run(paths: list[Path], settings: Settings = Settings(), progress=None) -> Ru
     if cached is not None:
         cached.store(results, settings)
     return RunResult(results, found.skipped)
+
+
+def project_indexes(paths: list[Path], settings: Settings = Settings()) -> list[tuple[Path, ProjectIndex]]:
+    """The project index of each import root under ``paths`` (with its context), fixing
+    nothing: what `fixsessions lifecycle-test` reads."""
+    _, results, context = _with_context(paths, settings)
+    with _Workers(settings.jobs) as workers, _no_cycle_collection():
+        selected = _select(results + context, workers, None)
+    by_root: dict[Path, list] = defaultdict(list)
+    for item in selected:
+        by_root[item.root].append(item)
+    return [
+        (root, ProjectIndex({item.facts.name: item.facts for item in group}))
+        for root, group in sorted(by_root.items())
+    ]
 
 
 def _contents(path: Path) -> tuple[str, bytes]:

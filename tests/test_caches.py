@@ -197,7 +197,7 @@ def test_global_query_result_becomes_a_function_in_every_module(tmp_path):
 
 
             # Loaded at startup.
-            def SUPPORTED():  # all of them
+            def supported():  # all of them
                 return db_session.query(Asset).order_by(Asset.symbol).all()
 
 
@@ -205,18 +205,77 @@ def test_global_query_result_becomes_a_function_in_every_module(tmp_path):
 
 
             def supported_symbols():
-                return {asset.symbol for asset in SUPPORTED()}
+                return {asset.symbol for asset in supported()}
         """,
         "pkg/views.py": """\
             from . import mod
-            from .mod import SUPPORTED
+            from .mod import supported
 
 
             def count():
-                return len(SUPPORTED()) + len(mod.SUPPORTED())
+                return len(supported()) + len(mod.supported())
         """,
     }, FS003)
     assert sorted(f.code for file in result.files for f in file.applied) == ["FS003", "FS003"]
+
+
+CONSTANT = """\
+    from .db import Asset, db_session
+
+    SUPPORTED = db_session.query(Asset).all()
+"""
+
+
+def test_the_new_function_is_named_in_snake_case_aliases_kept_imports_in_order(tmp_path):
+    check_transformed(tmp_path, {
+        **project(CONSTANT),
+        "pkg/views.py": """\
+            from .mod import SUPPORTED as ASSETS
+            from .mod import (
+                SUPPORTED,
+                alpha,
+                zeta,
+            )
+
+
+            def count():
+                return len(ASSETS) + len(SUPPORTED)
+        """,
+    }, {
+        "pkg/mod.py": """\
+            from .db import Asset, db_session
+
+
+            def supported():
+                return db_session.query(Asset).all()
+        """,
+        "pkg/views.py": """\
+            from .mod import supported as ASSETS
+            from .mod import (
+                alpha,
+                supported,
+                zeta,
+            )
+
+
+            def count():
+                return len(ASSETS()) + len(supported())
+        """,
+    }, FS003)
+
+
+@pytest.mark.parametrize("where, text", [
+    ("pkg/views.py", "from .mod import SUPPORTED\n\n\ndef f(supported):\n    return SUPPORTED, supported\n"),
+    ("pkg/mod.py", dedent(CONSTANT) + "__all__ = ['SUPPORTED']\n"),
+])
+def test_the_name_is_kept_where_the_new_one_could_clash(tmp_path, where, text):
+    files = {**project(CONSTANT), "pkg/views.py": "from .mod import SUPPORTED\n\n\ndef f():\n    return SUPPORTED\n"}
+    files[where] = dedent(text)
+    root = make_project(tmp_path / "project", files)
+    result = run([root], FS003)
+    fixed = {f.path.name: f.fixed.decode() for f in result.changed}
+    assert "def SUPPORTED():" in fixed["mod.py"]
+    assert "supported()" not in "".join(fixed.values())
 
 
 @pytest.mark.parametrize(
@@ -243,7 +302,7 @@ def test_query_spellings(tmp_path, query):
             from .db import Asset, Token, db_session
 
 
-            def VALUE():
+            def value():
                 return {query}
         """,
     }, FS003)
@@ -385,11 +444,11 @@ def test_flask_sqlalchemy_model_and_session(tmp_path):
                 pass
 
 
-            def ADMINS():
+            def admins():
                 return User.query.filter_by(admin=True).all()
 
 
-            def FIRST():
+            def first():
                 return db.session.get(User, 1)
         """,
     }, FS003)

@@ -8,6 +8,7 @@ registers a teardown through ``init_app(app)``.
 from __future__ import annotations
 
 import os
+import re
 from dataclasses import dataclass
 from functools import cached_property
 
@@ -463,6 +464,33 @@ class ProjectIndex:
         return found
 
     @cached_property
+    def cache_function_names(self) -> dict[str, str]:
+        """The name the function replacing a module-level cache gets: the constant's name in
+        snake case (pep8-naming's N802 flags `def SUPPORTED_ASSETS():`), unless that name
+        appears anywhere in a module the fix edits, or the module lists `__all__`."""
+        names = {}
+        for qname, (cached, problem) in self.global_caches.items():
+            old = cached.name
+            new = old.lower()
+            if problem is not None or not old.isupper() or new == old:
+                continue
+            module = self.registry_module(qname)
+            edited = [self.modules[module]] + [
+                facts for facts in self.modules.values()
+                if facts.name != module and (
+                    qname in self.resolve_all(facts.bindings.values())
+                    or any(t == module for t in facts.bindings.values())
+                )
+            ]
+            if "__all__" in self.modules[module].module_names:
+                continue
+            word = re.compile(rf"\b{re.escape(new)}\b")
+            if any(_mentions(facts.path, word) for facts in edited):
+                continue
+            names[qname] = new
+        return names
+
+    @cached_property
     def cache_cleared(self) -> frozenset[str]:
         return frozenset(
             q for facts in self.modules.values() for q in self.resolve_all(facts.orm.cache_clear)
@@ -627,6 +655,14 @@ class ProjectIndex:
                         if removed - early and reg not in late:
                             late.append(reg)
         return late
+
+
+def _mentions(path, word: re.Pattern) -> bool:
+    """Whether the file's text has ``word`` (an unreadable file counts as yes)."""
+    try:
+        return word.search(path.read_text(encoding="utf-8", errors="replace")) is not None
+    except OSError:
+        return True
 
 
 def _snake(name: str) -> str:

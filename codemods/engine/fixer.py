@@ -120,8 +120,8 @@ def apply(tree: CstTree, fixes: list[Fix], module_name: str, package: str) -> cs
             spans.append(tree.span[target])
         imports += fix.imports
         unused.extend(fix.unused_imports)
+    sorted_before = _sorted_import_lines(original)
     module = module.visit(_ApplyEdits(edits, tree, spans))
-    sorted_before = _sorted_import_lines(module)
     # With a package name an absolute import merges into an existing relative one of the
     # same module; without one a new relative import stays relative (as LibCST's codemods).
     absolute = [i for i in imports if not i.relative]
@@ -133,8 +133,7 @@ def apply(tree: CstTree, fixes: list[Fix], module_name: str, package: str) -> cs
     # Last, so that new names merge into an import line before its old names leave it.
     if unused:
         module = remove_unused_imports(module, unused, package)
-    if imports:
-        module = _keep_import_order(module, sorted_before)
+    module = _keep_import_order(module, sorted_before)
     if not _starts_blank(original) and _starts_blank(module):
         # The first statements went (unused imports, say); their separator must not lead.
         first = module.body[0]
@@ -146,8 +145,8 @@ def apply(tree: CstTree, fixes: list[Fix], module_name: str, package: str) -> cs
 
 
 def _keep_import_order(module: cst.Module, sorted_lines: set[tuple]) -> cst.Module:
-    """A name merged into a module-level import line that was in isort order keeps the
-    line in order."""
+    """A module-level import line that was in isort order stays in order, after a name
+    merged into it or a name renamed in it."""
     body = []
     for statement in module.body:
         if isinstance(statement, cst.SimpleStatementLine) and any(

@@ -19,6 +19,7 @@ from typing import Iterator
 from ..analysis.walk import walk
 from ..lazy import libcst as cst
 
+from ..analysis.names import absolute_module
 from ..analysis.orm import full_qnames
 from .base import FileContext, Finding, Fix, Rule
 from .edits import ensure_blank_lines, space_following
@@ -51,15 +52,17 @@ class GlobalOrmCache(Rule):
         "    return symbol in {a.symbol for a in SUPPORTED_ASSETS}\n"
     )
     use_instead = (
-        "def SUPPORTED_ASSETS():\n"
+        "def supported_assets():\n"
         "    return db_session.query(Asset).all()\n\n\n"
         "def is_supported(symbol):\n"
-        "    return symbol in {a.symbol for a in SUPPORTED_ASSETS()}\n"
+        "    return symbol in {a.symbol for a in supported_assets()}\n"
     )
     fix_safety = (
         "Safe for the plain forms: each use now queries, inside the request's session, so it "
-        "sees the current rows (at the cost of one query per use). The name stays the same, so "
-        "imports keep working. Not rewritten, only reported: a name read while modules are "
+        "sees the current rows (at the cost of one query per use). A constant's name becomes the "
+        "function's in snake case (`supported_assets`, as pep8-naming's N802 asks), with every "
+        "import and use in the project renamed; it is kept where an edited module already "
+        "uses the new name or the module lists `__all__`. Not rewritten, only reported: a name read while modules are "
         "imported or reassigned through `global`, memos of another shape, and `lru_cache`d "
         "functions whose `cache_clear()` someone calls. Cache ids or primitives instead, or "
         "re-attach objects with `session.merge(obj, load=False)`."
@@ -91,7 +94,8 @@ class GlobalOrmCache(Rule):
                 yield self.finding(ctx, cached.location, f"{message} (not fixed: {problem})")
                 continue
             statement = ctx.collected.caches.global_statements[cached.qname]
-            edits = [(statement, lambda node, tree: _as_function(node))]
+            name = index.cache_function_names.get(cached.qname, cached.name)
+            edits = [(statement, lambda node, tree, name=name: _as_function(node, name))]
             edits += space_following(ctx, statement, 2)
             edits += [(node, edit) for node, edit, _ in _calls_to(ctx, {cached.qname})]
             fix = Fix("safe", edits, group=f"FS003:{cached.qname}")
@@ -105,7 +109,7 @@ class GlobalOrmCache(Rule):
         }
         if not fixable:
             return
-        calls = _calls_to(ctx, fixable)
+        calls = _calls_to(ctx, fixable) + _imports_renamed(ctx, fixable)
         for target in sorted({t for _, _, t in calls}):
             mine = [(n, edit) for n, edit, t in calls if t == target]
             first = min((ctx.location(n) for n, _ in mine), key=lambda loc: (loc.line, loc.column))
@@ -219,9 +223,8 @@ class MemoizedOrm(Rule):
 # -- edits (on LibCST nodes) ---------------------------------------------------------------------
 
 
-def _as_function(statement: cst.SimpleStatementLine) -> cst.FunctionDef:
+def _as_function(statement: cst.SimpleStatementLine, name: str) -> cst.FunctionDef:
     assign = statement.body[0]
-    name = assign.targets[0].target.value
     function = cst.FunctionDef(
         name=cst.Name(name),
         params=cst.Parameters(),
@@ -265,8 +268,48 @@ def _calls_to(ctx: FileContext, targets: set[str]) -> list:
         parent = ctx.parent(node)
         if isinstance(parent, ast.Call) and parent.func is node:
             continue  # already a call (a second round, or a second run)
-        edits.append((node, lambda n, tree: cst.Call(func=n), min(hit)))
+        target = min(hit)
+        old, new = target.rpartition(".")[2], ctx.index.cache_function_names.get(target)
+        edits.append((node, lambda n, tree, old=old, new=new: cst.Call(func=_renamed(n, old, new)), target))
     return edits
+
+
+def _renamed(node: cst.Name | cst.Attribute, old: str, new: str | None):
+    """The read spelled with the function's name (an alias of another name is kept)."""
+    if new is None:
+        return node
+    if isinstance(node, cst.Name) and node.value == old:
+        return node.with_changes(value=new)
+    if isinstance(node, cst.Attribute) and node.attr.value == old:
+        return node.with_changes(attr=node.attr.with_changes(value=new))
+    return node
+
+
+def _imports_renamed(ctx: FileContext, targets: set[str]) -> list:
+    """Edits renaming `from M import CACHE` to the function's new name, `as` kept."""
+    edits = []
+    for node in walk(ctx.tree):
+        if not isinstance(node, ast.ImportFrom):
+            continue
+        module = absolute_module(node.module, node.level, ctx.facts.package)
+        for alias in node.names:
+            target = ctx.index.resolve(f"{module}.{alias.name}")
+            new = ctx.index.cache_function_names.get(target)
+            if target in targets and new is not None:
+                edits.append((node, lambda n, tree, old=alias.name, new=new: _import_renamed(n, old, new), target))
+    return edits
+
+
+def _import_renamed(statement: cst.SimpleStatementLine, old: str, new: str) -> cst.SimpleStatementLine:
+    body = []
+    for small in statement.body:
+        if isinstance(small, cst.ImportFrom) and not isinstance(small.names, cst.ImportStar):
+            small = small.with_changes(names=[
+                a.with_changes(name=cst.Name(new)) if isinstance(a.name, cst.Name) and a.name.value == old else a
+                for a in small.names
+            ])
+        body.append(small)
+    return statement.with_changes(body=body)
 
 
 def _drop_unused_dict(ctx: FileContext, memo) -> list:

@@ -5,7 +5,7 @@ from .models import Asset, Contact, LabelChange, Transaction, Wallet
 
 
 # The assets the API accepts.
-def SUPPORTED_ASSETS():
+def supported_assets():
     return db_session.query(Asset).order_by(Asset.symbol).all()
 
 

@@ -5,11 +5,11 @@ from flask import Blueprint, abort, jsonify, request
 from .database import db_session
 from .models import Transaction, Wallet
 from .services import (
-    SUPPORTED_ASSETS,
     associate_contact,
     get_contact,
     get_wallet,
     load_transaction,
+    supported_assets,
     update_label,
 )
 
@@ -46,7 +46,7 @@ def wallet_transactions(address):
 
     asset = request.args.get("asset")
     if asset:
-        if asset.upper() not in {a.symbol for a in SUPPORTED_ASSETS()}:
+        if asset.upper() not in {a.symbol for a in supported_assets()}:
             abort(400, f"unsupported asset {asset!r}")
         query = query.filter(Transaction.asset_symbol == asset.upper())
 

@@ -555,3 +555,47 @@ def test_flask_caching_and_cachetools_are_reported(tmp_path):
     assert reported == [("FS004", 10), ("FS004", 20)]
     assert all(f.fix is None for f in findings(result))
     assert "cached by Flask-Caching" in findings(result)[0].message
+
+
+def test_queries_built_in_a_variable_and_refined_are_followed(tmp_path):
+    # Issue 10, class 3: the query is built in a local, refined under `if`, and returned
+    # as `q.limit(n).all()`, or in a tuple with other values.
+    result = check_noop(tmp_path, {
+        **project("""\
+            from cachetools import TTLCache, cached
+            from flask_caching import Cache
+
+            from .db import Asset, db_session
+
+            cache = Cache()
+
+
+            @cache.memoize(timeout=60)
+            def top_assets(n, symbol=None):
+                q = Asset.query.order_by(Asset.symbol)
+                if symbol:
+                    q = q.filter_by(symbol=symbol)
+                return q.limit(n).all()
+
+
+            @cached(TTLCache(maxsize=10, ttl=60))
+            def page(n):
+                query = db_session.query(Asset)
+                total = query.count()
+                return query.limit(n).all(), total
+
+
+            @cache.memoize()
+            def symbols(n):
+                q = db_session.query(Asset)
+                return [a.symbol for a in q.limit(n).all()]
+
+
+            @cache.memoize()
+            def ids(n):
+                q = db_session.query(Asset.id)
+                return q.limit(n).all()
+        """),
+    }, CACHES)
+    reported = sorted((f.code, f.location.line) for f in findings(result))
+    assert reported == [("FS004", 10), ("FS004", 18)]

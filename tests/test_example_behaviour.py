@@ -78,8 +78,8 @@ def test_the_unsafe_fix_of_that_loader_really_is_unsafe(tmp_path):
     assert suppressed in services.read_text()
     services.write_text(services.read_text().replace(suppressed, "session = SessionLocal()"))
     fixsessions("--unsafe-fixes", "--select", "FS005", ".", cwd=unsafe)
-    assert "def load_transaction" in (unsafe / "cryptowallet" / "services.py").read_text()
-    assert "SessionLocal()" not in (unsafe / "cryptowallet" / "services.py").read_text()
+    loader = (unsafe / "cryptowallet" / "services.py").read_text().split("def load_transaction")[1]
+    assert "with get_db_session() as session:" in loader and "SessionLocal()" not in loader
     assert observe(unsafe, tmp_path, "receipt") == {"error": "DetachedInstanceError"}
 
 

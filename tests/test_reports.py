@@ -1,6 +1,7 @@
 """The report rules FS006-FS012: for each, no-op cases first, then what is reported.
 FS010 also has an unsafe fix."""
 
+import os
 from textwrap import dedent
 
 import pytest
@@ -444,6 +445,50 @@ def test_fs010_after_request_doing_more_is_reported_without_fix(tmp_path):
     result = check_noop(tmp_path, project(VIEWS_HEADER, app=app), Settings(unsafe_fixes=True))
     [finding] = findings(result)
     assert (finding.code, finding.fix) == ("FS010", None)
+
+
+def test_fs010_messages_say_what_skips_the_handler_here(tmp_path):
+    # Issue 10, class 10: what is true of the code in front of the reader.
+    after = reported_messages(tmp_path / "after", project(VIEWS_HEADER, app=LATE_APP))
+    assert after == [
+        "`remove()` runs only in after_request, which Flask skips when a view raises: after each "
+        "error the thread keeps its session and open transaction; register it with "
+        "`teardown_appcontext`"
+    ]
+    app = APP.replace("teardown_appcontext", "teardown_request")
+    alone = reported_messages(tmp_path / "alone", project(VIEWS_HEADER, app=app))
+    assert alone == [
+        "`remove()` runs only in teardown_request, which app contexts without a request never "
+        "run (CLI commands, `flask shell`, jobs); fixsessions found none pushed in this project, "
+        "so this matters once one is added; register it with `teardown_appcontext`"
+    ]
+    jobs = reported_messages(tmp_path / "jobs", project(VIEWS_HEADER, app=app, jobs="""\
+        import click
+
+        from .app import app
+
+
+        @click.command()
+        def import_contacts():
+            pass
+
+
+        def nightly():
+            with app.app_context():
+                pass
+        """, test_jobs="from .app import app\n\n\ndef test_x():\n    with app.app_context():\n        pass\n"))
+    jobs_py = os.path.relpath(tmp_path / "jobs" / "project" / "pkg" / "jobs.py")
+    assert jobs == [
+        "`remove()` runs only in teardown_request, which app contexts without a request never "
+        f"run: here 1 CLI command and 1 app context pushed in a function ({jobs_py}:7, "
+        f"{jobs_py}:12) keep the thread's session and transaction; register it with "
+        "`teardown_appcontext`"
+    ]
+
+
+def reported_messages(root, files) -> list[str]:
+    result = check_noop(root, files, only("FS010"))
+    return [f.message for f in findings(result, "FS010")]
 
 
 # -- FS011 pushed-app-context -------------------------------------------------------------------

@@ -60,6 +60,20 @@ def is_test_module(path: Path | None) -> bool:
     return any(part in TEST_FOLDERS for part in _folders_in_project(path.parent))
 
 
+def _commits_self(function: ast.AST) -> bool:
+    """Whether the method calls `self.commit()` (the first parameter's, whatever its name)."""
+    args = function.args.posonlyargs + function.args.args
+    if not args:
+        return False
+    me = args[0].arg
+    return any(
+        isinstance(node, ast.Call) and isinstance(node.func, ast.Attribute)
+        and node.func.attr == "commit" and isinstance(node.func.value, ast.Name)
+        and node.func.value.id == me
+        for node in ast.walk(function)
+    )
+
+
 def is_main_guard(stmt: ast.stmt) -> bool:
     """``if __name__ == "__main__":``"""
     test = stmt.test if isinstance(stmt, ast.If) else None
@@ -175,6 +189,7 @@ class ModuleFacts:
     # module-level names also bound to something that is no scoped_session -> first such line
     not_registry: dict[str, int] = field(default_factory=dict)
     main_guard: bool = False  # `if __name__ == "__main__":` at module level, starting no server
+    cli_commands: dict[str, Location] = field(default_factory=dict)  # `@....command()` functions
     calls: list[CallWithArgs] = field(default_factory=list)
     module_names: set[str] = field(default_factory=set)  # every name bound at module level
     gevent_patched: bool = False  # calls gevent.monkey.patch_all()
@@ -359,6 +374,8 @@ class _Collector:
         scope = self.names.scope_of.get(id(node))
         if scope is not None and scope.kind == "class":
             info.method_of = scope.prefix
+            if node.name == "__exit__" and _commits_self(node):
+                self.facts.sessions.committing_exits.add(scope.prefix)
         self.facts.functions[qname] = info
         self.function_nodes[qname] = node
         for decorator in node.decorator_list:
@@ -368,6 +385,7 @@ class _Collector:
                 isinstance(called, ast.Name) and called.id == "command"
             ):
                 self.cli_commands.add(qname)  # click's, Flask's `app.cli`'s, Flask-Script's
+                self.facts.cli_commands[qname] = self.positions.name_location(node)
             if isinstance(decorator, ast.Attribute) and decorator.attr in TEARDOWN_KINDS:
                 self.facts.registrations.append(
                     Registration(
@@ -435,6 +453,9 @@ class _Collector:
             qname = f"{self.facts.name}.{name.id}"
             self.facts.sessions.factories.append((qname, self.location(name)))
             self.factory_statements[qname] = self.statement
+            for keyword in value.keywords:
+                if keyword.arg == "class_":
+                    self.facts.sessions.factory_classes[qname] = self.qnames(keyword.value)
         if self.depth == 0 and not callee & SCOPED_SESSION:
             self.facts.not_registry.setdefault(name.id, value.lineno)
         if callee & SCOPED_SESSION and self.depth == 0:

@@ -11,8 +11,9 @@ import os
 import re
 from dataclasses import dataclass
 from functools import cached_property
+from pathlib import Path
 
-from .facts import FLASK, AppDef, ModuleFacts, RegistryDef
+from .facts import FLASK, AppDef, ModuleFacts, RegistryDef, is_test_module
 from .orm import COLUMN_ONLY, OBJECT_TERMINALS
 from .sessions import INLINE_SESSIONMAKER, SESSION_CLASS, HandMade
 
@@ -320,8 +321,15 @@ class ProjectIndex:
 
     @cached_property
     def existing_helpers(self) -> dict[str, str]:
-        """sessionmaker -> a `@contextmanager` helper that already wraps it."""
+        """sessionmaker -> a `@contextmanager` helper that already wraps it, or the
+        sessionmaker itself when its `class_=` commits on exit (Flexget's ContextSession:
+        `with Session() as session:` commits, rolls back and closes)."""
         found = {}
+        committing = {c for facts in self.modules.values() for c in facts.sessions.committing_exits}
+        for facts in self.modules.values():
+            for factory, classes in facts.sessions.factory_classes.items():
+                if self.resolve_all(classes) & committing:
+                    found[factory] = factory
         for facts in self.modules.values():
             for helper, factories in sorted(facts.sessions.helpers.items()):
                 for factory in self.resolve_all(factories):
@@ -620,6 +628,19 @@ class ProjectIndex:
                 self.commits(qname) for qname in self.functions if qname.startswith(inner)
             )
             self._decorators_committing[decorator] = found
+        return found
+
+    @cached_property
+    def requestless_contexts(self) -> list[tuple[str, Path, object]]:
+        """Where the project runs app code with no request, so that `teardown_request`
+        never runs: CLI commands and app contexts pushed in functions, outside tests and
+        migrations, as ("command" or "app context", path, location), in path order."""
+        found = []
+        for facts in sorted(self.modules.values(), key=lambda f: str(f.path)):
+            if is_test_module(facts.path) or self.runs_apart(facts) == "migration":
+                continue
+            found += [("command", facts.path, where) for where in facts.cli_commands.values()]
+            found += [("app context", facts.path, where) for where in facts.reports.app_contexts]
         return found
 
     @cached_property

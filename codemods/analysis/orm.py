@@ -385,10 +385,7 @@ class CacheCollector:
             elif isinstance(target, ast.Attribute) and target.attr in ("cached", "memoize"):
                 kind, names = "flask-caching", self.qnames(target.value)
             if kind:
-                queries = [
-                    q for call in _calls_in(node.body)
-                    if (q := summarise(call, self.qnames)) is not None
-                ]
+                queries = _queries_through_locals(node, self.qnames)
                 self.facts.cached.append(
                     CachedFunction(
                         qname, names, kind, queries, self.positions.name_location(node),
@@ -532,6 +529,41 @@ def _calls_in(body: list[ast.stmt]) -> list[ast.Call]:
             found.append(node)
         stack.extend(reversed(list(children(node))))
     return found
+
+
+def _queries_through_locals(function, qnames) -> list[QuerySummary]:
+    """The queries of a function's calls, a chain that starts at a local variable read as
+    the query the variable was built from: in ``q = Post.query.order_by(...)``, ``if c: q =
+    q.filter_by(...)``, ``return q.limit(n).all()``, the last chain is
+    ``Post.query.order_by(...).limit(n).all()``."""
+    assigned: dict[str, list[ast.expr]] = {}
+    for stmt in ast.walk(function):
+        if isinstance(stmt, ast.Assign) and len(stmt.targets) == 1 and isinstance(stmt.targets[0], ast.Name):
+            assigned.setdefault(stmt.targets[0].id, []).append(stmt.value)
+
+    def through(call: ast.expr, seen: frozenset[str]) -> list[QuerySummary]:
+        query = summarise(call, qnames)
+        root = _chain_root(call)
+        if query is None or root is None or root.id not in assigned or root.id in seen:
+            return [query] if query is not None else []
+        built = [
+            QuerySummary(
+                seed.roots, seed.root_attr, seed.entities | query.entities,
+                seed.methods + query.methods,
+            )
+            for value in assigned[root.id]
+            for seed in through(value, seen | {root.id})
+        ]
+        return built or [query]
+
+    return [q for call in _calls_in(function.body) for q in through(call, frozenset())]
+
+
+def _chain_root(node: ast.expr) -> ast.Name | None:
+    """The name a method-call chain starts from (``q`` in ``q.limit(n).all()``)."""
+    while isinstance(node, (ast.Call, ast.Attribute)):
+        node = node.func if isinstance(node, ast.Call) else node.value
+    return node if isinstance(node, ast.Name) else None
 
 
 def collect_orm(tree: ast.Module, names: Names, positions: Positions, module_name: str) -> CacheCollector:

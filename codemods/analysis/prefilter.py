@@ -69,7 +69,8 @@ HOOK_ATTRS = frozenset(
     {"teardown_appcontext", "teardown_request", "teardown_app_request", "after_request",
      "app_context", "query_property"}
 )
-BASES = frozenset({"DeclarativeBase", "DeclarativeBaseNoMeta", "Flask"})
+# `class ContextSession(Session)`: whether its `__exit__` commits decides FS005's helper.
+BASES = frozenset({"DeclarativeBase", "DeclarativeBaseNoMeta", "Flask", "Session"})
 
 
 def _last_name(node) -> str | None:

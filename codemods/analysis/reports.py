@@ -56,6 +56,8 @@ class ReportFacts:
     instantiated_at_import: set[str] = field(default_factory=set)  # callee qnames
     scopes: list[SessionScope] = field(default_factory=list)
     pushes: list[Location] = field(default_factory=list)
+    # `X.app_context()` inside a function (a job, a command, a script): where no request is
+    app_contexts: list[Location] = field(default_factory=list)
     scopefuncs: list[tuple[str, frozenset[str], Location]] = field(default_factory=list)
 
 
@@ -218,6 +220,8 @@ class _ReportCollector:
             self.facts.session_calls.append(
                 SessionCall(self.functions[-1] if self.functions else None, owner, method, self.location(node))
             )
+        if method == "app_context" and self.functions:
+            self.facts.app_contexts.append(self.location(node))
         if method == "push" and not node.args and not node.keywords and not self.functions and not self.classes:
             pushed = func.value
             if (

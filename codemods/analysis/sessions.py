@@ -232,6 +232,7 @@ class _Exits:
     """What leaves a block other than by falling off its end or raising."""
 
     returns: bool = False
+    returns_value: bool = False  # a `return` of something other than a constant
     yields: bool = False
     loop_exits: bool = False
     scope_escapes: bool = False
@@ -241,6 +242,7 @@ class _Exits:
             return
         if isinstance(node, ast.Return):
             self.returns = True
+            self.returns_value |= node.value is not None and not isinstance(node.value, ast.Constant)
         elif isinstance(node, (ast.Yield, ast.YieldFrom)):
             self.yields = True
         elif isinstance(node, (ast.Global, ast.Nonlocal)):
@@ -450,10 +452,10 @@ def analyse_block(
             )
             plans.append(Plan(summary, stmt, [], []))
             continue
-        if closing is not None and (uses[0] > 0 or not _is_boilerplate_try(closing, var, positions)):
-            # Closed on every path, and untouched before the `try` (autobegin: an unused
-            # session holds no connection). The catalog's try/except/finally spelling right
-            # after the creation is left to the rewrite.
+        if closing is not None:
+            # Closed on every path (`close()` rolls back what an error left), and untouched
+            # before the `try` (autobegin: an unused session holds no connection). Rewriting
+            # it into a with-block would change nothing a reviewer could see but the spelling.
             continue
         plan = _plan(stmt, var, rest, uses[-1], positions)
         summary = HandMade(function, var, callee, positions.location(stmt.value), *plan[:3])
@@ -541,9 +543,12 @@ def _plan(creation: ast.Assign, var: str, rest: list[list[ast.stmt]], last_use: 
     exits = _exits(body)
     local = bound_in(body) | {var}
     escaped = sorted(bound_in(body) & names_in(after))
-    if exits.returns or exits.yields:
+    if exits.returns_value or exits.yields:
         return verdict("unsafe", "it returns from inside the session: what it returns comes back "
                        "expired and detached, and that path would now commit")
+    if exits.returns:
+        return verdict("unsafe", "an early `return` inside the block would now commit what was "
+                       "done before it")
     if exits.loop_exits:
         return verdict("unsafe", "a `break`/`continue` leaves the block, and would now commit")
     if exits.scope_escapes:
@@ -620,3 +625,7 @@ class SessionFacts:
     factories: list = field(default_factory=list)  # (qname, Location) of `X = sessionmaker()`
     handmade: list[HandMade] = field(default_factory=list)
     helpers: dict[str, frozenset[str]] = field(default_factory=dict)  # helper -> factories
+    # `X = sessionmaker(class_=C)`: X -> what C names
+    factory_classes: dict[str, frozenset[str]] = field(default_factory=dict)
+    # classes whose `__exit__` commits (`with Session() as s:` is then a helper already)
+    committing_exits: set[str] = field(default_factory=set)

@@ -1,6 +1,8 @@
 """FS005 rewrites sessions made by hand inside functions (``s = SessionLocal(); ...;
-s.commit(); s.close()``, the try/except/finally spelling, or never closed) into
-``with get_db_session() as s:``, generating that helper once next to the sessionmaker.
+s.commit(); s.close()``, closed only on the happy path, or never closed) into
+``with get_db_session() as s:``, generating that helper once next to the sessionmaker (or
+reusing one, or the sessionmaker itself when its ``class_=`` commits on exit). A session
+closed in the ``finally`` of the ``try`` that uses it is closed on every path: left alone.
 The analysis (codemods.analysis.sessions) reads `ast`; the edits build the `with` block from
 the LibCST nodes of the same lines, so comments and formatting inside it survive.
 """
@@ -38,7 +40,8 @@ PROBLEM = {
     "open, holding locks and a pooled connection",
     "unclosed": "is never closed: its transaction stays open until the object is garbage "
     "collected, holding locks and a pooled connection",
-    "try": "is managed by hand with try/except/finally",
+    "try": "is rolled back on error but closed only on the happy path: the error path "
+    "re-raises before `close()`",
     "finally_commit": "commits in `finally`: after an error the work done so far is "
     "committed, and `close()` is skipped when that commit raises",
 }
@@ -81,7 +84,9 @@ class HandMadeSession(Rule):
         "a return or loop exit inside the block would now commit, when it commits earlier as "
         "well, or when the function never committed. Never applied to a `scoped_session` "
         "registry call, which is the request's shared session. `get_db_session()` is generated "
-        "once, next to the sessionmaker, unless a helper of that shape already exists."
+        "once, next to the sessionmaker, unless a helper of that shape already exists or the "
+        "sessionmaker's `class_=` commits on exit (then `with Session() as session:`). A session "
+        "closed in the `finally` of the `try` that uses it is closed on every path: no finding."
     )
 
     @classmethod

@@ -6,6 +6,7 @@ has a fix, unsafe: moving a late cleanup into ``teardown_appcontext``.
 from __future__ import annotations
 
 import ast
+import os
 from typing import Iterator
 
 from ..lazy import libcst as cst
@@ -254,15 +255,39 @@ class LateCleanup(Rule):
                 node = ctx.collected.function_nodes.get(handler)
                 if node is None or ctx.facts.functions.get(handler) is None:
                     continue
-                when = "after_request (skipped when a view raises)" if reg.kind == "after_request" else (
-                    "teardown_request (not run for CLI commands and bare app contexts)"
-                )
                 fix = _move_to_appcontext(node, reg.kind, ctx.positions)
-                yield self.finding(
-                    ctx, ctx.positions.name_location(node),
-                    f"`remove()` runs only in {when}: register it with `teardown_appcontext`",
-                    fix,
-                )
+                yield self.finding(ctx, ctx.positions.name_location(node), _late(index, reg.kind), fix)
+
+
+def _late(index, kind: str) -> str:
+    """What skipping the handler means in this project."""
+    advice = "register it with `teardown_appcontext`"
+    if kind == "after_request":
+        return (
+            "`remove()` runs only in after_request, which Flask skips when a view raises: after "
+            f"each error the thread keeps its session and open transaction; {advice}"
+        )
+    found = index.requestless_contexts
+    if not found:
+        return (
+            "`remove()` runs only in teardown_request, which app contexts without a request "
+            "never run (CLI commands, `flask shell`, jobs); fixsessions found none pushed in "
+            f"this project, so this matters once one is added; {advice}"
+        )
+    commands = sum(what == "command" for what, _, _ in found)
+    counts = " and ".join(
+        f"{n} {one if n == 1 else many}" for n, one, many in (
+            (commands, "CLI command", "CLI commands"),
+            (len(found) - commands, "app context pushed in a function", "app contexts pushed in functions"),
+        ) if n
+    )
+    examples = ", ".join(f"{os.path.relpath(path)}:{where.line}" for _, path, where in found[:3])
+    more = ", ..." if len(found) > 3 else ""
+    return (
+        f"`remove()` runs only in teardown_request, which app contexts without a request never "
+        f"run: here {counts} ({examples}{more}) keep the thread's session and transaction; "
+        f"{advice}"
+    )
 
 
 def _move_to_appcontext(node: ast.FunctionDef, kind: str, positions: Positions) -> Fix | None:

@@ -28,11 +28,18 @@ def update_label(tx_id, label, changed_by="api"):
 
 
 def associate_contact(tx_id, contact_id):
-    with get_db_session() as session:
+    session = SessionLocal()
+    try:
         tx = session.get(Transaction, tx_id)
         if tx is None:
             raise LookupError(f"transaction {tx_id} does not exist")
         tx.contact_id = contact_id
+        session.commit()
+    except Exception:
+        session.rollback()
+        raise
+    finally:
+        session.close()
 
 
 def load_transaction(tx_id):

@@ -1,5 +1,7 @@
 """FS001 missing-teardown: no-op cases first, then rewrites, then what is only reported."""
 
+from textwrap import dedent
+
 from fixsessions.codemods.engine import Settings, run
 from helpers import check_noop, check_transformed, findings, make_project
 
@@ -605,6 +607,7 @@ def test_factory_with_early_return_registers_before_every_return(tmp_path):
 
 
 def test_registry_in_sibling_module_relative_style(tmp_path):
+    # The new import goes where isort and ruff (I001) want it, as the block was in order.
     check_transformed(tmp_path, {
         "pkg/__init__.py": "",
         "pkg/database.py": DATABASE,
@@ -622,8 +625,8 @@ def test_registry_in_sibling_module_relative_style(tmp_path):
         "pkg/app.py": """\
             from flask import Flask
 
-            from .views import bp
             from .database import db_session
+            from .views import bp
 
             app = Flask(__name__)
 
@@ -653,8 +656,8 @@ def test_registry_in_sibling_module_absolute_style(tmp_path):
         "pkg/app.py": """\
             from flask import Flask
 
-            from pkg.views import bp
             from pkg.database import db_session
+            from pkg.views import bp
 
             app = Flask(__name__)
 
@@ -1108,3 +1111,190 @@ def test_gevent_with_monkey_patching_is_fixed(tmp_path):
                 db_session.remove()
         """,
     })
+
+
+# -- a registry bound in a function through `global` (issue 11) -------------------------------------
+
+GLOBAL_DATABASE = """\
+from sqlalchemy import create_engine
+from sqlalchemy.orm import scoped_session, sessionmaker
+
+db_session = None
+
+
+def init_engine(uri):
+    global db_session
+    engine = create_engine(uri)
+    db_session = scoped_session(sessionmaker(bind=engine))
+"""
+
+
+def test_registry_rebound_through_global_is_removed_through_its_module(tmp_path):
+    # `from pkg.database import db_session` would bind the placeholder, None: the handler
+    # reads the module's attribute, and does nothing before init_engine() ran.
+    check_transformed(tmp_path, {
+        "pkg/__init__.py": "",
+        "pkg/database.py": GLOBAL_DATABASE,
+        "pkg/app.py": """\
+            from flask import Flask
+
+            from pkg.database import init_engine
+
+
+            def create_app():
+                app = Flask(__name__)
+                init_engine("sqlite://")
+                return app
+        """,
+    }, {
+        "pkg/app.py": """\
+            from flask import Flask
+
+            from pkg import database
+            from pkg.database import init_engine
+
+
+            def create_app():
+                app = Flask(__name__)
+
+                @app.teardown_appcontext
+                def shutdown_session(exception=None):
+                    if database.db_session is not None:
+                        database.db_session.remove()
+
+                init_engine("sqlite://")
+                return app
+        """,
+    }, Settings(select=frozenset({"FS001"})))
+
+
+def test_registry_rebound_through_global_uses_the_module_the_app_imports(tmp_path):
+    check_transformed(tmp_path, {
+        "pkg/__init__.py": "",
+        "pkg/database.py": GLOBAL_DATABASE,
+        "pkg/app.py": """\
+            from flask import Flask
+
+            from . import database
+
+            app = Flask(__name__)
+            database.init_engine("sqlite://")
+        """,
+    }, {
+        "pkg/app.py": """\
+            from flask import Flask
+
+            from . import database
+
+            app = Flask(__name__)
+
+
+            @app.teardown_appcontext
+            def shutdown_session(exception=None):
+                if database.db_session is not None:
+                    database.db_session.remove()
+
+
+            database.init_engine("sqlite://")
+        """,
+    }, Settings(select=frozenset({"FS001"})))
+
+
+def test_noop_registry_rebound_through_global_with_its_teardown(tmp_path):
+    check_noop(tmp_path, {
+        "pkg/__init__.py": "",
+        "pkg/database.py": GLOBAL_DATABASE,
+        "pkg/app.py": """\
+            from flask import Flask
+
+            from . import database
+
+            app = Flask(__name__)
+            database.init_engine("sqlite://")
+
+
+            @app.teardown_appcontext
+            def shutdown_session(exception=None):
+                database.db_session.remove()
+        """,
+    }, Settings(select=frozenset({"FS001"})))
+
+
+def test_a_teardown_removing_a_global_that_a_local_shadows_is_reported(tmp_path):
+    result = check_noop(tmp_path, {
+        "pkg/__init__.py": "",
+        "pkg/database.py": GLOBAL_DATABASE.replace("    global db_session\n", ""),
+        "pkg/app.py": """\
+            from flask import Flask
+
+            from . import database
+
+            app = Flask(__name__)
+            database.init_engine("sqlite://")
+
+
+            @app.teardown_appcontext
+            def shutdown_session(exception=None):
+                database.db_session.remove()
+        """,
+    }, Settings(select=frozenset({"FS001"})))
+    [finding] = findings(result)
+    assert (finding.path.name, finding.location.line) == ("database.py", 9)
+    assert finding.message == (
+        "`db_session = scoped_session(...)` in `init_engine()` binds a local name: the module's "
+        "`db_session` stays None, so the teardown's `db_session.remove()` fails with "
+        "AttributeError and no session is ever removed; declare `global db_session` first"
+    )
+
+
+def test_the_rebound_registry_fix_ends_the_leak_at_run_time(tmp_path):
+    # Behaviour, through the session guard: before the fix the request leaves the registry's
+    # session open; after it, nothing leaks.
+    import json
+    import shutil
+    import subprocess
+    import sys
+
+    files = {
+        "pkg/__init__.py": "",
+        "pkg/database.py": GLOBAL_DATABASE,
+        "pkg/app.py": """\
+            from flask import Flask
+            from sqlalchemy import text
+
+            from pkg import database
+
+
+            def create_app():
+                app = Flask(__name__)
+                database.init_engine("sqlite://")
+
+                @app.get("/")
+                def index():
+                    return str(database.db_session.execute(text("SELECT 1")).scalar())
+
+                return app
+        """,
+    }
+    before = make_project(tmp_path / "before", {k: dedent(v) for k, v in files.items()})
+    after = tmp_path / "after"
+    shutil.copytree(before, after)
+    [fixed] = run([after], Settings(select=frozenset({"FS001"}))).changed
+    fixed.path.write_bytes(fixed.fixed)
+    script = (
+        "import json\n"
+        "from fixsessions.guard import SessionGuard\n"
+        "from pkg.app import create_app\n"
+        "app = create_app()\n"
+        "leaks = []\n"
+        "SessionGuard(app, on_leak=leaks.append)\n"
+        "assert app.test_client().get('/').text == '1'\n"
+        "print(json.dumps([leak.rule for leak in leaks]))\n"
+    )
+    seen = {}
+    for side in (before, after):
+        result = subprocess.run([sys.executable, "-B", "-c", script], cwd=side,
+                                capture_output=True, text=True, timeout=60)
+        assert result.returncode == 0, result.stderr
+        seen[side.name] = json.loads(result.stdout)
+    assert seen == {"before": ["FS001"], "after": []}

@@ -128,6 +128,7 @@ class RegistryDef:
     qname: str
     name: str
     location: Location
+    rebound: bool = False  # bound in a function through `global`, not at module level
 
 
 @dataclass
@@ -188,6 +189,10 @@ class ModuleFacts:
     app_candidates: list[tuple[AppDef, frozenset[str]]] = field(default_factory=list)
     # module-level names also bound to something that is no scoped_session -> first such line
     not_registry: dict[str, int] = field(default_factory=dict)
+    placeholders: set[str] = field(default_factory=set)  # module-level `X = None`
+    # `X = scoped_session(...)` in a function without `global X`, X also module-level:
+    # name -> (function, where)
+    shadowed_registries: dict[str, tuple[str, Location]] = field(default_factory=dict)
     main_guard: bool = False  # `if __name__ == "__main__":` at module level, starting no server
     cli_commands: dict[str, Location] = field(default_factory=dict)  # `@....command()` functions
     calls: list[CallWithArgs] = field(default_factory=list)
@@ -441,7 +446,9 @@ class _Collector:
             if len(target) == 1:
                 self.facts.bindings[name.id] = next(iter(target))
         if not isinstance(value, ast.Call):
-            if self.depth == 0:
+            if self.depth == 0 and isinstance(value, ast.Constant) and value.value is None:
+                self.facts.placeholders.add(name.id)  # filled later (`global`), or never
+            elif self.depth == 0:
                 self.facts.not_registry.setdefault(name.id, value.lineno)
             return
         callee = self.qnames(value.func)
@@ -462,6 +469,16 @@ class _Collector:
             self.facts.registries.append(
                 RegistryDef(f"{self.facts.name}.{name.id}", name.id, self.location(name))
             )
+        elif callee & SCOPED_SESSION and self.functions:
+            module_level = f"{self.facts.name}.{name.id}"
+            if self.qnames(name) == {module_level}:  # `global X` first
+                self.facts.registries.append(
+                    RegistryDef(module_level, name.id, self.location(name), rebound=True)
+                )
+            else:
+                self.facts.shadowed_registries.setdefault(
+                    name.id, (self.functions[-1].qname, self.location(value))
+                )
 
     # -- calls -----------------------------------------------------------------------------
     def call(self, node: ast.Call) -> None:

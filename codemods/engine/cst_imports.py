@@ -101,30 +101,32 @@ def add_imports(module: cst.Module, items, package: str | None) -> cst.Module:
         return module.with_changes(body=body)
 
     config = module.config_for_parsing
-    # A standard-library import joins the block's standard-library section, where isort and
-    # ruff (I001) want it: after its `import x` lines, among its `from` lines by module name;
-    # without such a section it opens the block, a blank line above the rest. LibCST's visitor
-    # puts every new line after the block, which those linters then flag.
+    # A new line joins its isort section, where isort and ruff (I001) want it: after the
+    # section's `import x` lines, among its `from` lines by module name. A standard-library
+    # import without such a section opens the block, a blank line above the rest; another
+    # import without lines of its own package goes after the block. LibCST's visitor puts
+    # every new line after the block, which those linters then flag.
     lead = start  # `from __future__` lines stay first
     while lead < end and _line_module(body[lead]) == "__future__":
         lead += 1
-    for source in [name for name in wanted if _is_stdlib(name)] if end > lead else ():
+    for source in list(wanted):
         line = cst.parse_statement(f"from {source} import {', '.join(sorted(wanted[source]))}", config=config)
-        section = lead
-        while section < end and _is_stdlib(_line_module(body[section])):
-            section += 1
-        position = lead
-        while position < section and (
+        section = _section(body, lead, end, source)
+        if section is None or not _in_order(body[section[0] : section[1]]):
+            continue  # no section to join, or one kept in an order of its own
+        first, last = section
+        position = first
+        while position < last and (
             isinstance(body[position].body[0], cst.Import) or _line_module(body[position]) < source
         ):
             position += 1
-        if position == lead:  # the line opens the section: it takes the leading lines there
-            first = body[lead]
-            if any(empty.comment is not None for empty in first.leading_lines):
+        if position == first:  # the line opens the section: it takes the leading lines there
+            opening = body[first]
+            if any(empty.comment is not None for empty in opening.leading_lines):
                 continue  # a comment there may be about that line: leave the new one below
-            line = line.with_changes(leading_lines=first.leading_lines)
-            kept = () if section > lead else (cst.EmptyLine(),)  # a new section above it
-            body[lead] = first.with_changes(leading_lines=kept)
+            line = line.with_changes(leading_lines=opening.leading_lines)
+            kept = () if last > first else (cst.EmptyLine(),)  # a new section above it
+            body[first] = opening.with_changes(leading_lines=kept)
         del wanted[source]
         body.insert(position, line)
         end += 1
@@ -143,6 +145,60 @@ def add_imports(module: cst.Module, items, package: str | None) -> cst.Module:
         for source, names in wanted.items()
     ]
     return module.with_changes(body=[*body[:end], *new, *after])
+
+
+def _section(body: list, lead: int, end: int, source: str) -> tuple[int, int] | None:
+    """The lines [first, last) of the import block's isort section that ``source`` belongs
+    to: the standard library's, or the run of lines (no blank line between them) holding a
+    line of the same top-level package, or of relative imports for a relative one. None
+    when there is none to join."""
+    if lead >= end:
+        return None
+    if _is_stdlib(source):
+        last = lead
+        while last < end and _is_stdlib(_line_module(body[last])):
+            last += 1
+        return lead, last
+    top = "." if source.startswith(".") else source.split(".")[0]
+    for number in range(lead, end):
+        module = _line_module(body[number])
+        if ("." if module.startswith(".") else module.split(".")[0]) != top:
+            continue
+        first = number
+        while first > lead and not _blank_above(body[first]):
+            first -= 1
+        last = number + 1
+        while last < end and not _blank_above(body[last]):
+            last += 1
+        return first, last
+    return None
+
+
+def _in_order(lines: list) -> bool:
+    """Whether a section is in isort's order: `import x` lines, then `from` lines by module,
+    one line per module, each line's names in order."""
+    kinds = [isinstance(line.body[0], cst.Import) for line in lines]
+    froms = [line.body[0] for line, plain in zip(lines, kinds) if not plain]
+    modules = [_line_module(line) for line, plain in zip(lines, kinds) if not plain]
+    return (
+        kinds == sorted(kinds, reverse=True)
+        and modules == sorted(set(modules))
+        and all(
+            isinstance(node.names, cst.ImportStar)
+            or list(node.names) == sorted(node.names, key=isort_key)
+            for node in froms
+        )
+    )
+
+
+def isort_key(alias: cst.ImportAlias) -> tuple:
+    """ruff's and isort's default order-by-type: CONSTANTS, Classes, functions."""
+    name = alias.evaluated_name
+    return (0 if name.isupper() else 1 if name[:1].isupper() else 2, name)
+
+
+def _blank_above(statement) -> bool:
+    return any(empty.comment is None for empty in statement.leading_lines)
 
 
 def _is_stdlib(module: str | None) -> bool:

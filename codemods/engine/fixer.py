@@ -15,7 +15,7 @@ from libcst.metadata import MetadataWrapper, PositionProvider
 
 from ..analysis.location import Positions
 from ..rules.base import Fix
-from .cst_imports import add_imports, remove_unused_imports
+from .cst_imports import add_imports, isort_key, remove_unused_imports
 
 COMPOUND = {
     ast.If: cst.If, ast.For: cst.For, ast.AsyncFor: cst.For, ast.While: cst.While,
@@ -166,12 +166,6 @@ def _starts_blank(module: cst.Module) -> bool:
     return bool(leading) and leading[0].comment is None
 
 
-def _isort_key(alias: cst.ImportAlias) -> tuple:
-    """ruff's and isort's default order-by-type: CONSTANTS, Classes, functions."""
-    name = alias.evaluated_name
-    return (0 if name.isupper() else 1 if name[:1].isupper() else 2, name)
-
-
 def _import_line_key(node: cst.ImportFrom) -> tuple:
     return (len(node.relative), node.module and cst.Module([]).code_for_node(node.module))
 
@@ -182,7 +176,7 @@ def _sorted_import_lines(module: cst.Module) -> set[tuple]:
         for stmt in node.body if isinstance(node, cst.SimpleStatementLine) else ():
             if isinstance(stmt, cst.ImportFrom) and not isinstance(stmt.names, cst.ImportStar):
                 names = list(stmt.names)
-                if names == sorted(names, key=_isort_key):
+                if names == sorted(names, key=isort_key):
                     keys.add(_import_line_key(stmt))
     return keys
 
@@ -193,7 +187,7 @@ def _ordered(node, sorted_lines: set[tuple]):
     if _import_line_key(node) not in sorted_lines:
         return node
     names = list(node.names)
-    ordered = sorted(names, key=_isort_key)
+    ordered = sorted(names, key=isort_key)
     if ordered == names:
         return node
     commas = [n.comma for n in names]  # keep the punctuation where it was

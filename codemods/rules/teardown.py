@@ -62,9 +62,12 @@ class MissingTeardown(Rule):
 
     @classmethod
     def may_apply(cls, facts, index) -> bool:
-        return bool((facts.apps or facts.app_candidates) and index.registries)
+        return bool((facts.apps or facts.app_candidates) and index.registries) or bool(
+            facts.shadowed_registries
+        )
 
     def check(self, ctx: FileContext) -> Iterator[Finding]:
+        yield from self._shadowed(ctx)
         index = ctx.index
         used = index.registries_used_by(ctx.facts.name)
         if not used:
@@ -92,6 +95,26 @@ class MissingTeardown(Rule):
                 message += f" (not fixed: {reason})"
             yield self.finding(ctx, app.location, message, fix)
 
+    def _shadowed(self, ctx: FileContext) -> Iterator[Finding]:
+        """A teardown removes a module global that a function meant to fill but did not: it
+        bound a local of the same name (no `global`), so the global stays None."""
+        facts, index = ctx.facts, ctx.index
+        removed = None
+        for name, (function, location) in sorted(facts.shadowed_registries.items()):
+            qname = f"{facts.name}.{name}"
+            if name not in facts.placeholders or qname in index.registries:
+                continue
+            if removed is None:
+                removed = index.reach(index.teardown_handlers).removes
+            if qname not in removed:
+                continue
+            yield self.finding(ctx, location, (
+                f"`{name} = scoped_session(...)` in `{function.rpartition('.')[2]}()` binds a "
+                f"local name: the module's `{name}` stays None, so the teardown's "
+                f"`{name}.remove()` fails with AttributeError and no session is ever removed; "
+                f"declare `global {name}` first"
+            ))
+
     # -- the fix ------------------------------------------------------------------------------
     def _fix(self, ctx: FileContext, app: AppDef, missing: list[str]):
         index, facts = ctx.index, ctx.facts
@@ -113,7 +136,7 @@ class MissingTeardown(Rule):
 
         references, imports, local_imports = [], [], []
         for qname in missing:
-            ref, item = reference(ctx, qname)
+            ref, item = self._reference(ctx, qname)
             if ref is None:
                 return None, item
             references.append(ref)
@@ -129,7 +152,12 @@ class MissingTeardown(Rule):
         handler = self._handler_name(scope)
         lines = [f"@{app.var}.teardown_appcontext", f"def {handler}(exception=None):"]
         lines += [f"    {import_code(i)}" for i in local_imports]
-        lines += [f"    {ref}.remove()" for ref in references]
+        for qname, ref in zip(missing, references):
+            module, _, name = qname.rpartition(".")
+            if name in index.modules[module].placeholders:  # None until something fills it
+                lines += [f"    if {ref} is not None:", f"        {ref}.remove()"]
+            else:
+                lines.append(f"    {ref}.remove()")
         code = "\n".join(lines) + "\n"
         edits = insert_after(ctx, statement, code, blank_lines=1 if app.function else 2)
         if edits is None:
@@ -145,6 +173,19 @@ class MissingTeardown(Rule):
                 f"not loaded yet); fix those caches first"
             )
         return Fix("safe", edits, imports), None
+
+    @staticmethod
+    def _reference(ctx: FileContext, qname: str):
+        """How the handler reaches the registry: as `reference` has it, except for a registry
+        bound later through `global`, which only its module's attribute sees (an imported
+        name keeps the placeholder it had at import)."""
+        if not any(d.rebound for d in ctx.index.registries[qname]):
+            return reference(ctx, qname)
+        module, _, name = qname.rpartition(".")
+        if "." not in module:
+            return None, f"`{name}` is bound later through `global` in the top-level module `{module}`"
+        ref, item = reference(ctx, module)
+        return (f"{ref}.{name}", item) if ref is not None else (None, item)
 
     @staticmethod
     def _handler_name(scope: ast.AST) -> str:

@@ -1247,14 +1247,39 @@ def test_a_teardown_removing_a_global_that_a_local_shadows_is_reported(tmp_path)
     )
 
 
-def test_the_rebound_registry_fix_ends_the_leak_at_run_time(tmp_path):
-    # Behaviour, through the session guard: before the fix the request leaves the registry's
-    # session open; after it, nothing leaks.
+def leaks_before_and_after(tmp_path, files: dict, make_app: str) -> dict:
+    """Behaviour, through the session guard: the fixsessions rules of the leak each side's
+    request makes, before and after `fixsessions --select FS001`. ``make_app`` is Python
+    that binds `app`; the app serves `/` with one SELECT through the registry."""
     import json
     import shutil
     import subprocess
     import sys
 
+    before = make_project(tmp_path / "before", {k: dedent(v) for k, v in files.items()})
+    after = tmp_path / "after"
+    shutil.copytree(before, after)
+    [fixed] = run([after], Settings(select=frozenset({"FS001"}))).changed
+    fixed.path.write_bytes(fixed.fixed)
+    script = (
+        "import json\n"
+        "from fixsessions.guard import SessionGuard\n"
+        f"{make_app}\n"
+        "leaks = []\n"
+        "SessionGuard(app, on_leak=leaks.append)\n"
+        "assert app.test_client().get('/').text == '1'\n"
+        "print(json.dumps([leak.rule for leak in leaks]))\n"
+    )
+    seen = {}
+    for side in (before, after):
+        result = subprocess.run([sys.executable, "-B", "-c", script], cwd=side,
+                                capture_output=True, text=True, timeout=60)
+        assert result.returncode == 0, result.stderr
+        seen[side.name] = json.loads(result.stdout)
+    return seen
+
+
+def test_the_rebound_registry_fix_ends_the_leak_at_run_time(tmp_path):
     files = {
         "pkg/__init__.py": "",
         "pkg/database.py": GLOBAL_DATABASE,
@@ -1276,25 +1301,94 @@ def test_the_rebound_registry_fix_ends_the_leak_at_run_time(tmp_path):
                 return app
         """,
     }
-    before = make_project(tmp_path / "before", {k: dedent(v) for k, v in files.items()})
-    after = tmp_path / "after"
-    shutil.copytree(before, after)
-    [fixed] = run([after], Settings(select=frozenset({"FS001"}))).changed
-    fixed.path.write_bytes(fixed.fixed)
-    script = (
-        "import json\n"
-        "from fixsessions.guard import SessionGuard\n"
-        "from pkg.app import create_app\n"
-        "app = create_app()\n"
-        "leaks = []\n"
-        "SessionGuard(app, on_leak=leaks.append)\n"
-        "assert app.test_client().get('/').text == '1'\n"
-        "print(json.dumps([leak.rule for leak in leaks]))\n"
+    seen = leaks_before_and_after(tmp_path, files, "from pkg.app import create_app\napp = create_app()")
+    assert seen == {"before": ["FS001"], "after": []}
+
+
+# -- a registry held by a class (issue 11) ------------------------------------------------------------
+
+CLASS_DATABASE = """\
+from sqlalchemy import create_engine
+from sqlalchemy.orm import scoped_session, sessionmaker
+
+
+class Database:
+    def init_app(self, app):
+        engine = create_engine(app.config["DATABASE_URL"])
+        self.Session = scoped_session(sessionmaker(bind=engine))
+
+
+db = Database()
+"""
+
+CLASS_APP = """\
+from flask import Flask
+
+from pkg.database import db
+
+
+def create_app():
+    app = Flask(__name__)
+    db.init_app(app)
+    return app
+"""
+
+
+def test_registry_held_by_a_class_gets_its_teardown_in_init_app(tmp_path):
+    result = check_transformed(tmp_path, {
+        "pkg/__init__.py": "", "pkg/database.py": CLASS_DATABASE, "pkg/app.py": CLASS_APP,
+    }, {
+        "pkg/database.py": CLASS_DATABASE.replace(
+            "        self.Session = scoped_session(sessionmaker(bind=engine))\n",
+            "        self.Session = scoped_session(sessionmaker(bind=engine))\n"
+            "\n"
+            "        @app.teardown_appcontext\n"
+            "        def shutdown_session(exception=None):\n"
+            "            self.Session.remove()\n",
+        ),
+    }, Settings(select=frozenset({"FS001"})))
+    [finding] = [f for file in result.files for f in file.applied]
+    assert finding.message.startswith(
+        "scoped_session `self.Session` of `Database` (made in `init_app()`) is used by Flask app "
+        "`app` ("
     )
-    seen = {}
-    for side in (before, after):
-        result = subprocess.run([sys.executable, "-B", "-c", script], cwd=side,
-                                capture_output=True, text=True, timeout=60)
-        assert result.returncode == 0, result.stderr
-        seen[side.name] = json.loads(result.stdout)
+
+
+def test_noop_class_held_registry_whose_init_app_removes_it(tmp_path):
+    database = CLASS_DATABASE.replace(
+        "        self.Session = scoped_session(sessionmaker(bind=engine))\n",
+        "        self.Session = scoped_session(sessionmaker(bind=engine))\n"
+        "        app.teardown_appcontext(lambda exc: self.Session.remove())\n",
+    )
+    check_noop(tmp_path, {"pkg/__init__.py": "", "pkg/database.py": database, "pkg/app.py": CLASS_APP},
+               Settings(select=frozenset({"FS001"})))
+
+
+def test_noop_class_held_registry_no_app_imports(tmp_path):
+    check_noop(tmp_path, {"pkg/__init__.py": "", "pkg/database.py": CLASS_DATABASE},
+               Settings(select=frozenset({"FS001"})))
+
+
+def test_class_held_registry_made_without_an_app_is_reported(tmp_path):
+    database = CLASS_DATABASE.replace("def init_app(self, app):", "def __init__(self):").replace(
+        'app.config["DATABASE_URL"]', '"sqlite://"')
+    app = CLASS_APP.replace("    db.init_app(app)\n", "")
+    result = check_noop(tmp_path, {"pkg/__init__.py": "", "pkg/database.py": database, "pkg/app.py": app},
+                        Settings(select=frozenset({"FS001"})))
+    [finding] = findings(result)
+    assert finding.message.endswith("(not fixed: `__init__()` is given no app to register a teardown on)")
+    assert (finding.path.name, finding.location.line) == ("database.py", 8)
+
+
+def test_the_class_held_registry_fix_ends_the_leak_at_run_time(tmp_path):
+    app = CLASS_APP.replace("    db.init_app(app)\n", """\
+    app.config["DATABASE_URL"] = "sqlite://"
+    db.init_app(app)
+
+    @app.get("/")
+    def index():
+        return str(db.Session.execute(text("SELECT 1")).scalar())
+""").replace("from flask import Flask\n", "from flask import Flask\nfrom sqlalchemy import text\n")
+    files = {"pkg/__init__.py": "", "pkg/database.py": CLASS_DATABASE, "pkg/app.py": app}
+    seen = leaks_before_and_after(tmp_path, files, "from pkg.app import create_app\napp = create_app()")
     assert seen == {"before": ["FS001"], "after": []}

@@ -167,6 +167,7 @@ class FunctionFacts:
     unresolved_remove: bool = False  # .remove() on something no name resolves
     calls: set[str] = field(default_factory=set)
     decorators: set[str] = field(default_factory=set)  # what `@d` / `@d(...)` names
+    removes_attrs: set[str] = field(default_factory=set)  # X in `<anything>.X.remove()`
     method_of: str | None = None  # the class, for a method
 
 
@@ -193,6 +194,8 @@ class ModuleFacts:
     # `X = scoped_session(...)` in a function without `global X`, X also module-level:
     # name -> (function, where)
     shadowed_registries: dict[str, tuple[str, Location]] = field(default_factory=dict)
+    # `self.X = scoped_session(...)` in a method: (class, X, method, where)
+    class_registries: list[tuple[str, str, str, Location]] = field(default_factory=list)
     main_guard: bool = False  # `if __name__ == "__main__":` at module level, starting no server
     cli_commands: dict[str, Location] = field(default_factory=dict)  # `@....command()` functions
     calls: list[CallWithArgs] = field(default_factory=list)
@@ -240,6 +243,7 @@ class _Collector:
         self.app_statements: dict[Location, ast.stmt] = {}
         self.function_nodes: dict[str, ast.AST] = {}
         self.factory_statements: dict[str, ast.stmt] = {}
+        self.class_registry_statements: dict[tuple[str, str], ast.stmt] = {}
         self.session_plans: list[Plan] = []
         self.helper_depth = 0  # >0 inside a session helper: its session is the point
         self.blocks_seen: list[tuple[list[ast.stmt], str]] = []  # (statements, function)
@@ -431,6 +435,8 @@ class _Collector:
                     self.facts.module_names.add(target.id)
         if len(node.targets) == 1 and isinstance(node.targets[0], ast.Name):
             self._assigned(node.targets[0], node.value)
+        elif len(node.targets) == 1 and isinstance(node.targets[0], ast.Attribute):
+            self._assigned_attribute(node.targets[0], node.value)
 
     def ann_assign(self, node: ast.AnnAssign) -> None:
         if isinstance(node.target, ast.Name):
@@ -438,6 +444,17 @@ class _Collector:
                 self.facts.module_names.add(node.target.id)
             if node.value is not None:
                 self._assigned(node.target, node.value)
+
+    def _assigned_attribute(self, target: ast.Attribute, value: ast.expr) -> None:
+        """`self.Session = scoped_session(...)` in a method: a registry the class holds."""
+        info = self.current()
+        if info is None or info.method_of is None or not isinstance(value, ast.Call):
+            return
+        if not (isinstance(target.value, ast.Name) and info.params and target.value.id == info.params[0]):
+            return
+        if self.qnames(value.func) & SCOPED_SESSION:
+            self.facts.class_registries.append((info.method_of, target.attr, info.qname, self.location(target)))
+            self.class_registry_statements[(info.method_of, target.attr)] = self.statement
 
     def _assigned(self, name: ast.Name, value: ast.expr) -> None:
         if self.depth == 0 and isinstance(value, (ast.Name, ast.Attribute)):
@@ -505,6 +522,8 @@ class _Collector:
                 if method == "remove":
                     info.removes |= owner
                     info.unresolved_remove |= not owner
+                    if isinstance(func.value, ast.Attribute):
+                        info.removes_attrs.add(func.value.attr)
                 else:
                     info.closes |= owner
             if method in TEARDOWN_KINDS and len(node.args) + len(node.keywords) == 1:
@@ -583,6 +602,7 @@ class CollectedModule:
     factory_statements: dict[str, ast.stmt]
     session_plans: list[Plan]
     caches: CacheCollector
+    class_registry_statements: dict[tuple[str, str], ast.stmt]
 
 
 def collect_facts(tree: ast.Module, positions: Positions, path: Path, where: Where) -> CollectedModule:
@@ -605,4 +625,5 @@ def collect_facts(tree: ast.Module, positions: Positions, path: Path, where: Whe
         collector.factory_statements,
         collector.session_plans,
         caches,
+        collector.class_registry_statements,
     )

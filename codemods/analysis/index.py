@@ -301,6 +301,20 @@ class ProjectIndex:
         return by_target, app_wide, passed
 
     @cached_property
+    def removed_attributes(self) -> frozenset[str]:
+        """X in any `<anything>.X.remove()` of the project (a class-held registry's name)."""
+        return frozenset(a for f in self.functions.values() for a in f.removes_attrs)
+
+    def apps_importing(self, module: str) -> list[tuple[Path, AppDef]]:
+        """The apps (with their file) whose modules import ``module``, directly or not."""
+        return [
+            (facts.path, app)
+            for facts in sorted(self.modules.values(), key=lambda f: f.name)
+            if not is_test_module(facts.path) and module in self.closure(facts.name)
+            for app in self.apps_of(facts)
+        ]
+
+    @cached_property
     def teardown_handlers(self) -> frozenset[str]:
         return frozenset(
             self.resolve(h)

@@ -63,11 +63,12 @@ class MissingTeardown(Rule):
     @classmethod
     def may_apply(cls, facts, index) -> bool:
         return bool((facts.apps or facts.app_candidates) and index.registries) or bool(
-            facts.shadowed_registries
+            facts.shadowed_registries or facts.class_registries
         )
 
     def check(self, ctx: FileContext) -> Iterator[Finding]:
         yield from self._shadowed(ctx)
+        yield from self._class_held(ctx)
         index = ctx.index
         used = index.registries_used_by(ctx.facts.name)
         if not used:
@@ -114,6 +115,51 @@ class MissingTeardown(Rule):
                 f"`{name}.remove()` fails with AttributeError and no session is ever removed; "
                 f"declare `global {name}` first"
             ))
+
+    def _class_held(self, ctx: FileContext) -> Iterator[Finding]:
+        """`self.Session = scoped_session(...)` in a method of a class an app's modules import,
+        with no `.Session.remove()` anywhere: the registry's teardown goes next to it, on the
+        app the method is given (`init_app(self, app)`)."""
+        facts, index = ctx.facts, ctx.index
+        for cls, attr, method, location in facts.class_registries:
+            if attr in index.removed_attributes:
+                continue  # some handler removes `<something>.Session`: trust it
+            apps = index.apps_importing(facts.name)
+            if not apps:
+                continue
+            app_path, app = apps[0]
+            where = f"{os.path.relpath(app_path)}:{app.location.line}"
+            message = (
+                f"scoped_session `self.{attr}` of `{cls.rpartition('.')[2]}` (made in "
+                f"`{method.rpartition('.')[2]}()`) is used by Flask app `{app.var or 'Flask(...)'}` "
+                f"({where}) but no teardown calls its `remove()`: worker threads keep one session "
+                f"and its transaction across requests"
+            )
+            fix, reason = self._fix_class_held(ctx, cls, attr, method)
+            yield self.finding(ctx, location, f"{message} (not fixed: {reason})" if reason else message, fix)
+
+    def _fix_class_held(self, ctx: FileContext, cls: str, attr: str, method: str):
+        node = ctx.collected.function_nodes.get(method)
+        statement = ctx.collected.class_registry_statements.get((cls, attr))
+        if node is None or statement is None:
+            return None, "its method could not be read"
+        params = [a.arg for a in (*node.args.posonlyargs, *node.args.args)]
+        if node.name == "init_app" and len(params) >= 2:
+            app = params[1]
+        elif "app" in params[1:]:
+            app = "app"
+        else:
+            return None, f"`{node.name}()` is given no app to register a teardown on"
+        handler = self._handler_name(node)
+        code = (
+            f"@{app}.teardown_appcontext\n"
+            f"def {handler}(exception=None):\n"
+            f"    {params[0]}.{attr}.remove()\n"
+        )
+        edits = insert_after(ctx, statement, code, blank_lines=1)
+        if edits is None:
+            return None, "the registry is made in a one-line block"
+        return Fix("safe", edits), None
 
     # -- the fix ------------------------------------------------------------------------------
     def _fix(self, ctx: FileContext, app: AppDef, missing: list[str]):

@@ -255,6 +255,56 @@ def test_a_class_exit_that_does_not_commit_is_no_helper(tmp_path):
     assert "    with get_db_session() as s:\n        s.add(1)\n" in fixed["services.py"]
 
 
+INLINE = """\
+from sqlalchemy.orm import Session, sessionmaker
+
+from .database import engine
+
+
+def record(event):
+    session = {make}
+    session.add(event)
+    session.commit()
+    if event.urgent:
+        return
+    session.close()
+"""
+
+
+@pytest.mark.parametrize("make", ["Session(engine)", "sessionmaker(bind=engine)()"])
+def test_an_inline_session_is_closed_in_finally_and_keeps_its_commit(tmp_path, make):
+    # Issue 11: no sessionmaker to wrap, so no helper; the rewrite only adds the close on every
+    # path (the early return left the session to the garbage collector before). Not `with`:
+    # SQLAlchemy < 1.4 sessions are no context managers (judged on securedrop, which pins 1.3).
+    check_transformed(tmp_path, project(INLINE.format(make=make)), {
+        "pkg/services.py": f"""\
+            from sqlalchemy.orm import Session, sessionmaker
+
+            from .database import engine
+
+
+            def record(event):
+                session = {make}
+                try:
+                    session.add(event)
+                    session.commit()
+                    if event.urgent:
+                        return
+                finally:
+                    session.close()
+        """,
+    }, FS005)
+
+
+def test_an_inline_session_whose_objects_leave_the_block_is_unsafe(tmp_path):
+    services = INLINE.format(make="Session(engine)").replace("        return\n", "        return event\n")
+    result = check_noop(tmp_path, project(services), FS005)
+    [finding] = findings(result, "FS005")
+    assert finding.message.endswith(
+        "(unsafe fix: it returns from inside the session: what it returns would come back detached)"
+    )
+
+
 def test_closed_only_on_the_happy_path(tmp_path):
     check_transformed(tmp_path, project("""\
         from pkg.database import SessionLocal
@@ -488,6 +538,45 @@ UNSAFE = [
     ),
     pytest.param(
         """\
+        def archive(item_id):
+            session = SessionLocal()
+            session.get(Item, item_id).archived = True
+            session.commit()
+            log.info("archived %s", item_id)
+            session.close()
+        """,
+        """\
+        def archive(item_id):
+            with get_db_session() as session:
+                session.get(Item, item_id).archived = True
+                session.commit()
+                log.info("archived %s", item_id)
+        """,
+        "it commits on line 7, before its last statements: the block would commit once more "
+        "at its end, after them",
+        id="commits-then-logs",
+    ),
+    pytest.param(
+        """\
+        def items():
+            session = SessionLocal()
+            for item in session.query(Item):
+                yield item.name
+            session.commit()
+            session.close()
+        """,
+        """\
+        def items():
+            with get_db_session() as session:
+                for item in session.query(Item):
+                    yield item.name
+        """,
+        "it yields inside the session: the block would commit only when the caller finishes "
+        "iterating, and roll back if it stops early",
+        id="generator",
+    ),
+    pytest.param(
+        """\
         def remember(item_id):
             session = SessionLocal()
             item = session.get(Item, item_id)
@@ -562,11 +651,12 @@ def test_unsafe_is_rewritten_with_unsafe_fixes(tmp_path, before, after, reason):
             def record(event):
                 session = Session(engine)
                 session.add(event)
+                event.on_change(lambda: session.flush())
                 session.commit()
                 session.close()
             """,
-            "there is no module-level sessionmaker to wrap",
-            id="Session(engine)",
+            "a nested function uses `session`",
+            id="Session(engine) used by a lambda",
         ),
         pytest.param(
             """\
@@ -776,9 +866,18 @@ def test_a_session_on_another_engine_in_a_migration_is_still_found(tmp_path):
                 session.commit()
             """),
     }
-    result = check_noop(tmp_path, files, FS005_UNSAFE)
-    [finding] = findings(result, "FS005")
-    assert finding.fix is None
+    check_transformed(tmp_path, files, {
+        "migrations/versions/3d7f8b29cbb1_.py": MIGRATION_HEAD + dedent("""\
+            def upgrade():
+                engine = sa.create_engine("sqlite:///legacy.db")
+                session = orm.Session(bind=engine)
+                try:
+                    session.add(Policy(name="default"))
+                    session.commit()
+                finally:
+                    session.close()
+            """),
+    }, FS005_UNSAFE)
 
 
 def test_test_code_is_not_a_finding_and_gets_no_helper(tmp_path):

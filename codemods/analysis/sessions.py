@@ -52,6 +52,10 @@ class HandMade:
     form: str  # "closed", "unclosed", "try" or "finally_commit"
     applicability: str  # "safe", "unsafe" or "none"
     reason: str | None = None
+    # The same for a plain `with <creation> as var:` that keeps the explicit commits and only
+    # closes (a `Session(engine)` made inline has no helper to commit for it).
+    plain_applicability: str = "none"
+    plain_reason: str | None = None
 
 
 @dataclass
@@ -458,10 +462,10 @@ def analyse_block(
             # it into a with-block would change nothing a reviewer could see but the spelling.
             continue
         plan = _plan(stmt, var, rest, uses[-1], positions)
-        summary = HandMade(function, var, callee, positions.location(stmt.value), *plan[:3])
+        summary = HandMade(function, var, callee, positions.location(stmt.value), *plan[:3], *plan[5])
         if stmt.value.args or stmt.value.keywords:
             summary.applicability, summary.reason = "none", "the session is made with arguments"
-        plans.append(Plan(summary, stmt, *plan[3:]))
+        plans.append(Plan(summary, stmt, *plan[3:5]))
     return plans
 
 
@@ -526,8 +530,10 @@ def _plan(creation: ast.Assign, var: str, rest: list[list[ast.stmt]], last_use: 
     after = _flat(rest[len(extent) :])
     extent, body = _flat(extent), _flat(body)
 
+    plain = _plain_verdict(form, var, extent, after, dropped_comments, positions)
+
     def verdict(applicability, reason=None):
-        return form, applicability, reason, extent, body
+        return form, applicability, reason, extent, body, plain
 
     if not body:
         return verdict("none", "nothing happens inside the session")
@@ -543,7 +549,10 @@ def _plan(creation: ast.Assign, var: str, rest: list[list[ast.stmt]], last_use: 
     exits = _exits(body)
     local = bound_in(body) | {var}
     escaped = sorted(bound_in(body) & names_in(after))
-    if exits.returns_value or exits.yields:
+    if exits.yields:
+        return verdict("unsafe", "it yields inside the session: the block would commit only when "
+                       "the caller finishes iterating, and roll back if it stops early")
+    if exits.returns_value:
         return verdict("unsafe", "it returns from inside the session: what it returns comes back "
                        "expired and detached, and that path would now commit")
     if exits.returns:
@@ -561,11 +570,49 @@ def _plan(creation: ast.Assign, var: str, rest: list[list[ast.stmt]], last_use: 
     if stored:
         return verdict("unsafe", stored)
     if not committed:
+        commits = sorted(call.lineno for call in _calls_on(body, var, ("commit",)))
+        if commits:
+            return verdict("unsafe", f"it commits on line {commits[-1]}, before its last statements: "
+                           "the block would commit once more at its end, after them")
         return verdict("unsafe", "it never commits, and the block would commit")
     if any(_calls_on(body, var, ("commit",))):
         return verdict("unsafe", "it commits before the end as well: the block changes where "
                        "transactions end")
     return verdict("safe")
+
+
+def _plain_verdict(form, var, extent, after, dropped_comments, positions) -> tuple[str, str | None]:
+    """(applicability, reason) of `with <creation> as var:` around the statements, the
+    explicit commits kept and the final `close()` dropped: only closing moves, so only what
+    outlives the close matters."""
+    if form not in ("closed", "unclosed"):
+        return "none", "the try statement stays as written"
+    body = extent[:-1] if form == "closed" else list(extent)
+    if not body:
+        return "none", "nothing happens inside the session"
+    if dropped_comments:
+        return "none", "a comment on the lines the rewrite removes would be lost"
+    if any(_calls_on(body, var, ("close",))):
+        return "none", f"`{var}` is closed inside the block as well"
+    if var in bound_in(body) or var in names_in(after):
+        return "none", f"`{var}` is reassigned or used after it is closed"
+    if any(var in names_in([node]) for node in _found(body, SCOPES)):
+        return "none", f"a nested function uses `{var}`"
+    exits = _exits(body)
+    if exits.yields:
+        return "unsafe", "it yields inside the session: the block would close it only when the caller finishes"
+    if exits.returns_value:
+        return "unsafe", "it returns from inside the session: what it returns would come back detached"
+    if exits.scope_escapes:
+        return "unsafe", "it assigns globals, which outlive the block"
+    escaped = sorted(bound_in(body) & names_in(after))
+    if escaped:
+        names = ", ".join(f"`{n}`" for n in escaped)
+        return "unsafe", f"{names} is used after the block: it would come back detached"
+    stored = _stores_outside(body, bound_in(body) | {var})
+    if stored:
+        return "unsafe", stored
+    return "safe", None
 
 
 def _indented_lines(body: list[ast.stmt], positions: Positions) -> list[list[ast.stmt]] | None:

@@ -14,7 +14,7 @@ import os
 from typing import Iterator
 
 from ..analysis.location import Location
-from ..analysis.sessions import INLINE_SESSIONMAKER, Plan, statement_lines
+from ..analysis.sessions import INLINE_SESSIONMAKER, SESSION_CLASS, Plan, statement_lines
 from ..lazy import libcst as cst
 from .base import FileContext, Finding, Fix, ImportItem, Rule
 from .edits import insert_after, on_own_line, space_following
@@ -38,8 +38,9 @@ def {name}():
 PROBLEM = {
     "closed": "is closed by hand: an exception before `close()` leaves its transaction "
     "open, holding locks and a pooled connection",
-    "unclosed": "is never closed: its transaction stays open until the object is garbage "
-    "collected, holding locks and a pooled connection",
+    "unclosed": "is never closed: on a path that does not commit (an error, an early return) "
+    "its transaction stays open until the object is garbage-collected, holding its connection "
+    "and any locks",
     "try": "is rolled back on error but closed only on the happy path: the error path "
     "re-raises before `close()`",
     "finally_commit": "commits in `finally`: after an error the work done so far is "
@@ -86,7 +87,9 @@ class HandMadeSession(Rule):
         "registry call, which is the request's shared session. `get_db_session()` is generated "
         "once, next to the sessionmaker, unless a helper of that shape already exists or the "
         "sessionmaker's `class_=` commits on exit (then `with Session() as session:`). A session "
-        "closed in the `finally` of the `try` that uses it is closed on every path: no finding."
+        "closed in the `finally` of the `try` that uses it is closed on every path: no finding. "
+        "A `Session(engine)` made inline has no helper to use: its lines go into `try: ... "
+        "finally: session.close()`, commits kept (safe unless an object leaves the block)."
     )
 
     @classmethod
@@ -107,20 +110,25 @@ class HandMadeSession(Rule):
         source = index.session_source(summary)
         if source is None:
             return None
-        made_by = "`Session(...)`" if source.endswith(".Session") else (
+        inline = source in SESSION_CLASS or source == INLINE_SESSIONMAKER
+        made_by = "`Session(...)`" if source in SESSION_CLASS else (
             "`sessionmaker(...)()`" if source == INLINE_SESSIONMAKER else f"`{source.rpartition('.')[2]}()`"
         )
         message = f"session `{summary.var}` from {made_by} {PROBLEM[summary.form]}"
         applicability, reason = summary.applicability, summary.reason
-        helper = None
-        if source not in index.factories and summary.form != "finally_commit":
+        fix = None
+        if inline and summary.form in ("closed", "unclosed"):
+            # No sessionmaker to wrap: `try: ... finally: session.close()` closes it on every
+            # path and keeps the commits where the author wrote them.
+            applicability, reason = summary.plain_applicability, summary.plain_reason
+            if applicability != "none":
+                fix = self._rewrite_plain(ctx, plan, applicability)
+        elif source not in index.factories and summary.form != "finally_commit":
             applicability = "none"
             reason = "there is no module-level sessionmaker to wrap in `get_db_session()`"
-        else:
+        elif applicability != "none":
             # An unsafe fix is shown (json, --check) even when this run will not apply it.
             helper = index.helper_for(source, ctx.unsafe_fixes or applicability == "unsafe")
-        fix = None
-        if applicability != "none":
             fix, problem = self._rewrite(ctx, plan, helper, source, applicability)
             if problem:
                 applicability, reason, fix = "none", problem, None
@@ -168,6 +176,39 @@ class HandMadeSession(Rule):
         generated = factory not in ctx.index.existing_helpers
         group = f"FS005:{factory}" if generated else None
         return Fix(applicability, edits, [item] if item else [], unused, group), None
+
+    @staticmethod
+    def _rewrite_plain(ctx: FileContext, plan: Plan, applicability: str) -> Fix:
+        """`s = Session(engine)` ... into `try: ... finally: s.close()` around the lines after
+        the creation, commits kept where they were. Not `with Session(engine) as s:`: a Session
+        is a context manager only from SQLAlchemy 1.4 on, and projects pin older ones
+        (securedrop: 1.3.3, where `with` raises AttributeError)."""
+        var = plan.summary.var
+        lines = statement_lines(plan.extent, ctx.positions)
+        kept = lines[:-1] if plan.summary.form == "closed" else lines
+        close = lines[-1][0] if plan.summary.form == "closed" else None
+
+        def wrapped(node, tree):
+            body = [tree.cst(group[0]) for group in kept]
+            first = body[0]
+            body[0] = first.with_changes(leading_lines=())
+            closing = (
+                tree.cst(close).with_changes(leading_lines=())
+                if close is not None
+                else cst.parse_statement(f"{var}.close()", config=tree.module.config_for_parsing)
+            )
+            return cst.Try(
+                body=cst.IndentedBlock(body=body),
+                finalbody=cst.Finally(body=cst.IndentedBlock(body=[closing])),
+                leading_lines=first.leading_lines,
+            )
+
+        edits = [(kept[0][0], wrapped)]
+        edits += [
+            (group[0], lambda node, tree: cst.RemovalSentinel.REMOVE)
+            for group in lines if group is not kept[0]
+        ]
+        return Fix(applicability, edits)
 
     def _helpers(self, ctx: FileContext) -> Iterator[Finding]:
         """Generate `get_db_session()` next to this module's sessionmakers that need one."""

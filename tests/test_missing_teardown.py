@@ -1392,3 +1392,45 @@ def test_the_class_held_registry_fix_ends_the_leak_at_run_time(tmp_path):
     files = {"pkg/__init__.py": "", "pkg/database.py": CLASS_DATABASE, "pkg/app.py": app}
     seen = leaks_before_and_after(tmp_path, files, "from pkg.app import create_app\napp = create_app()")
     assert seen == {"before": ["FS001"], "after": []}
+
+
+# -- an app wrapped by a call (issue 11) ------------------------------------------------------------
+
+WRAPPED_APP = """\
+from flask import Flask
+
+from pkg.database import db_session
+from pkg.routing import router
+
+app = router(Flask(__name__))
+"""
+
+
+def test_app_wrapped_by_a_function_that_returns_it_is_the_app(tmp_path):
+    check_transformed(tmp_path, {
+        "pkg/__init__.py": "",
+        "pkg/database.py": DATABASE,
+        "pkg/routing.py": "def router(app):\n    app.url_map.strict_slashes = False\n    return app\n",
+        "pkg/app.py": WRAPPED_APP,
+    }, {
+        "pkg/app.py": WRAPPED_APP + (
+            "\n\n@app.teardown_appcontext\n"
+            "def shutdown_session(exception=None):\n"
+            "    db_session.remove()\n"
+        ),
+    }, Settings(select=frozenset({"FS001"})))
+
+
+def test_app_wrapped_by_middleware_is_reported_with_the_reason(tmp_path):
+    result = check_noop(tmp_path, {
+        "pkg/__init__.py": "",
+        "pkg/database.py": DATABASE,
+        "pkg/routing.py": "from werkzeug.middleware.proxy_fix import ProxyFix\n\n\n"
+                          "def router(app):\n    return ProxyFix(app)\n",
+        "pkg/app.py": WRAPPED_APP,
+    }, Settings(select=frozenset({"FS001"})))
+    [finding] = findings(result)
+    assert finding.message.endswith(
+        "(not fixed: the app is wrapped by `router(...)`, which fixsessions cannot see return it: "
+        "register the teardown on the Flask app before it is wrapped)"
+    )

@@ -60,6 +60,24 @@ def is_test_module(path: Path | None) -> bool:
     return any(part in TEST_FOLDERS for part in _folders_in_project(path.parent))
 
 
+def _returned_parameter(function, params: tuple[str, ...]) -> int | None:
+    """The position of the parameter every `return` of ``function`` hands back, if one is."""
+    returned = set()
+    todo = list(function.body)
+    while todo:
+        node = todo.pop()
+        if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef, ast.Lambda)):
+            continue
+        if isinstance(node, ast.Return):
+            returned.add(node.value.id if isinstance(node.value, ast.Name) else None)
+        todo.extend(ast.iter_child_nodes(node))
+    if len(returned) != 1:
+        return None
+    name = returned.pop()
+    positional = [a.arg for a in (*function.args.posonlyargs, *function.args.args)]
+    return positional.index(name) if name in positional else None
+
+
 def _commits_self(function: ast.AST) -> bool:
     """Whether the method calls `self.commit()` (the first parameter's, whatever its name)."""
     args = function.args.posonlyargs + function.args.args
@@ -137,6 +155,9 @@ class AppDef:
     var: str | None
     function: str | None  # qualified name of the enclosing function (factory), if any
     location: Location
+    # `app = router(Flask(__name__))`: what wraps it, and at which argument
+    wrapped_by: frozenset[str] = frozenset()
+    wrapped_arg: int = -1
 
 
 @dataclass
@@ -169,6 +190,7 @@ class FunctionFacts:
     decorators: set[str] = field(default_factory=set)  # what `@d` / `@d(...)` names
     removes_attrs: set[str] = field(default_factory=set)  # X in `<anything>.X.remove()`
     method_of: str | None = None  # the class, for a method
+    returns_param: int | None = None  # every `return` hands back this positional parameter
 
 
 @dataclass
@@ -387,6 +409,7 @@ class _Collector:
                 self.facts.sessions.committing_exits.add(scope.prefix)
         self.facts.functions[qname] = info
         self.function_nodes[qname] = node
+        info.returns_param = _returned_parameter(node, params)
         for decorator in node.decorator_list:
             called = decorator.func if isinstance(decorator, ast.Call) else decorator
             info.decorators |= self.qnames(called)
@@ -566,14 +589,23 @@ class _Collector:
         info = self.current()
         function = info.qname if info and "<lambda" not in info.qname else None
         target = None
-        if isinstance(parent, ast.Assign) and parent.value is call:
+        wrapped: tuple = (frozenset(), -1)
+        statement = self.statement
+        if (
+            isinstance(parent, ast.Call) and call in parent.args
+            and isinstance(statement, ast.Assign) and statement.value is parent
+            and len(statement.targets) == 1 and isinstance(statement.targets[0], ast.Name)
+        ):  # `app = router(Flask(__name__))`: the app, if the wrapper hands it back
+            target = statement.targets[0]
+            wrapped = (self.qnames(parent.func), parent.args.index(call))
+        elif isinstance(parent, ast.Assign) and parent.value is call:
             # `app = flask_app = CKANFlask(__name__)`: the first name it is bound to
             target = next((t for t in parent.targets if isinstance(t, ast.Name)), None)
         elif isinstance(parent, ast.AnnAssign) and parent.value is call:
             target = parent.target
         if isinstance(target, ast.Name):
             qname = min(self.qnames(target), default=None)
-            app = AppDef(qname, target.id, function, self.location(call))
+            app = AppDef(qname, target.id, function, self.location(call), *wrapped)
             self.app_statements[app.location] = self.statement
         else:
             app = AppDef(None, None, function, self.location(call))

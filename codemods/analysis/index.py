@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import os
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from functools import cached_property
 from pathlib import Path
 
@@ -571,8 +571,20 @@ class ProjectIndex:
                 app for app, made_by in facts.app_candidates
                 if self.flask_classes and self.resolve_all(made_by) & self.flask_classes
             ]
-            found = self._apps_of[facts.name] = [*facts.apps, *made]
+            apps = [self._unwrapped(app) for app in facts.apps]
+            found = self._apps_of[facts.name] = [*apps, *made]
         return found
+
+    def _unwrapped(self, app: AppDef) -> AppDef:
+        """`app = router(Flask(__name__))` binds the Flask app when `router` is a project
+        function that returns that argument; otherwise the name holds something else."""
+        if not app.wrapped_by:
+            return app
+        for wrapper in self.resolve_all(app.wrapped_by):
+            function = self.functions.get(wrapper)
+            if function is not None and function.returns_param == app.wrapped_arg:
+                return app
+        return replace(app, qname=None, var=None)
 
     @cached_property
     def apps(self) -> frozenset[str]:

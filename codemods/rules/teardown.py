@@ -165,6 +165,12 @@ class MissingTeardown(Rule):
     def _fix(self, ctx: FileContext, app: AppDef, missing: list[str]):
         index, facts = ctx.index, ctx.facts
         statement = ctx.collected.app_statements.get(app.location)
+        if app.wrapped_by and app.var is None:
+            wrapper = min(app.wrapped_by).rpartition(".")[2]
+            return None, (
+                f"the app is wrapped by `{wrapper}(...)`, which fixsessions cannot see return it: "
+                f"register the teardown on the Flask app before it is wrapped"
+            )
         if app.var is None or statement is None:
             return None, "the app is not assigned to a plain name"
         if index.unpatched_gevent:

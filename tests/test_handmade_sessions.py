@@ -305,6 +305,41 @@ def test_an_inline_session_whose_objects_leave_the_block_is_unsafe(tmp_path):
     )
 
 
+STORE = """\
+from sqlalchemy import create_engine
+from sqlalchemy.orm import {maker}, sessionmaker
+
+
+class Store:
+    def __init__(self, url):
+        self.Session = {made}
+
+    def add(self, item):
+        session = self.Session()
+        session.add(item)
+        session.commit()
+        session.close()
+"""
+
+
+def test_a_session_from_a_sessionmaker_a_class_holds_is_closed_in_finally(tmp_path):
+    # Issue 11: `self.Session()` in a class (36 methods of one real project).
+    made = "sessionmaker(bind=create_engine(url))"
+    check_transformed(tmp_path, {"pkg/__init__.py": "", "pkg/store.py": STORE.format(maker="Session", made=made)}, {
+        "pkg/store.py": STORE.format(maker="Session", made=made).replace(
+            "        session.add(item)\n        session.commit()\n        session.close()\n",
+            "        try:\n            session.add(item)\n            session.commit()\n"
+            "        finally:\n            session.close()\n",
+        ),
+    }, FS005)
+
+
+def test_noop_a_scoped_session_a_class_holds(tmp_path):
+    # Its call is the request's shared session, never a hand-made one.
+    made = "scoped_session(sessionmaker(bind=create_engine(url)))"
+    check_noop(tmp_path, {"pkg/__init__.py": "", "pkg/store.py": STORE.format(maker="scoped_session", made=made)}, FS005)
+
+
 def test_closed_only_on_the_happy_path(tmp_path):
     check_transformed(tmp_path, project("""\
         from pkg.database import SessionLocal

@@ -329,7 +329,8 @@ class _Collector:
             if function in self.cli_commands:
                 continue  # `@cli.command()`: one command, one process; its session ends with it
             plans = analyse_block(
-                body, function, self.session_callee, self.positions, self.method_owners,
+                body, function, lambda call, function=function: self.session_callee(call, function),
+                self.positions, self.method_owners,
                 skip=lambda call, function=function: self._on_alembic_connection(call, function),
             )
             # A suppressed session is none: no finding, and no helper generated for it alone.
@@ -475,9 +476,12 @@ class _Collector:
             return
         if not (isinstance(target.value, ast.Name) and info.params and target.value.id == info.params[0]):
             return
-        if self.qnames(value.func) & SCOPED_SESSION:
+        callee = self.qnames(value.func)
+        if callee & SCOPED_SESSION:
             self.facts.class_registries.append((info.method_of, target.attr, info.qname, self.location(target)))
             self.class_registry_statements[(info.method_of, target.attr)] = self.statement
+        elif callee & SESSIONMAKER:
+            self.facts.sessions.class_factories.add(f"{info.method_of}.{target.attr}")
 
     def _assigned(self, name: ast.Name, value: ast.expr) -> None:
         if self.depth == 0 and isinstance(value, (ast.Name, ast.Attribute)):
@@ -577,10 +581,18 @@ class _Collector:
         if found and callee:
             self.facts.calls.append(CallWithArgs(callee, found, info.qname if info else None))
 
-    def session_callee(self, call: ast.Call) -> frozenset[str]:
+    def session_callee(self, call: ast.Call, function: str | None = None) -> frozenset[str]:
         if isinstance(call.func, ast.Call) and self.qnames(call.func.func) & SESSIONMAKER:
             return frozenset({INLINE_SESSIONMAKER})
-        return self.qnames(call.func)
+        info = self.facts.functions.get(function) if function else None
+        func = call.func
+        if (
+            info is not None and info.method_of and info.params
+            and isinstance(func, ast.Attribute) and isinstance(func.value, ast.Name)
+            and func.value.id == info.params[0]
+        ):  # `self.Session()`: what the class holds under that name
+            return self.qnames(func) | {f"{info.method_of}.{func.attr}"}
+        return self.qnames(func)
 
     def _app(self, call: ast.Call, made_by: frozenset[str] | None = None) -> None:
         parent = self.parent

@@ -361,7 +361,13 @@ class ProjectIndex:
             return "sqlalchemy.orm.Session"
         if INLINE_SESSIONMAKER in callee:
             return INLINE_SESSIONMAKER
-        return None
+        held = sorted(callee & self.class_factories)
+        return held[0] if held else None
+
+    @cached_property
+    def class_factories(self) -> frozenset[str]:
+        """Sessionmakers held by classes (`self.Session = sessionmaker(...)`): "Class.Session"."""
+        return frozenset(q for facts in self.modules.values() for q in facts.sessions.class_factories)
 
     def fixable(self, handmade: HandMade, unsafe_fixes: bool) -> bool:
         return handmade.applicability == "safe" or (

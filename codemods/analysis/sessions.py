@@ -674,5 +674,7 @@ class SessionFacts:
     helpers: dict[str, frozenset[str]] = field(default_factory=dict)  # helper -> factories
     # `X = sessionmaker(class_=C)`: X -> what C names
     factory_classes: dict[str, frozenset[str]] = field(default_factory=dict)
+    # `self.X = sessionmaker(...)` in a method: "Class.X"
+    class_factories: set[str] = field(default_factory=set)
     # classes whose `__exit__` commits (`with Session() as s:` is then a helper already)
     committing_exits: set[str] = field(default_factory=set)

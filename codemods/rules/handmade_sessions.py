@@ -110,9 +110,12 @@ class HandMadeSession(Rule):
         source = index.session_source(summary)
         if source is None:
             return None
-        inline = source in SESSION_CLASS or source == INLINE_SESSIONMAKER
+        held = source in index.class_factories
+        inline = source in SESSION_CLASS or source == INLINE_SESSIONMAKER or held
         made_by = "`Session(...)`" if source in SESSION_CLASS else (
-            "`sessionmaker(...)()`" if source == INLINE_SESSIONMAKER else f"`{source.rpartition('.')[2]}()`"
+            "`sessionmaker(...)()`" if source == INLINE_SESSIONMAKER
+            else f"`self.{source.rpartition('.')[2]}()`" if held
+            else f"`{source.rpartition('.')[2]}()`"
         )
         message = f"session `{summary.var}` from {made_by} {PROBLEM[summary.form]}"
         applicability, reason = summary.applicability, summary.reason

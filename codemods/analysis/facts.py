@@ -37,6 +37,7 @@ SCOPED_SESSION = frozenset(
     {"sqlalchemy.orm.scoped_session", "sqlalchemy.orm.scoping.scoped_session"}
 )
 FLASK = frozenset({"flask.Flask", "flask.app.Flask"})
+CELERY = frozenset({"celery.Celery", "celery.app.Celery", "celery.app.base.Celery"})
 # Ways to register an end-of-request handler. `after_request` is late (skipped when a view
 # raises: FS010), but a handler there still counts as present for FS001.
 TEARDOWN_KINDS = frozenset(
@@ -191,6 +192,7 @@ class FunctionFacts:
     removes_attrs: set[str] = field(default_factory=set)  # X in `<anything>.X.remove()`
     method_of: str | None = None  # the class, for a method
     returns_param: int | None = None  # every `return` hands back this positional parameter
+    location: Location | None = None  # of its name
 
 
 @dataclass
@@ -216,6 +218,7 @@ class ModuleFacts:
     # `X = scoped_session(...)` in a function without `global X`, X also module-level:
     # name -> (function, where)
     shadowed_registries: dict[str, tuple[str, Location]] = field(default_factory=dict)
+    celery_apps: dict[str, Location] = field(default_factory=dict)  # `X = Celery(...)`
     # `self.X = scoped_session(...)` in a method: (class, X, method, where)
     class_registries: list[tuple[str, str, str, Location]] = field(default_factory=list)
     main_guard: bool = False  # `if __name__ == "__main__":` at module level, starting no server
@@ -266,6 +269,7 @@ class _Collector:
         self.function_nodes: dict[str, ast.AST] = {}
         self.factory_statements: dict[str, ast.stmt] = {}
         self.class_registry_statements: dict[tuple[str, str], ast.stmt] = {}
+        self.worker_statements: dict[str, ast.stmt] = {}  # `celery = Celery(...)`
         self.session_plans: list[Plan] = []
         self.helper_depth = 0  # >0 inside a session helper: its session is the point
         self.blocks_seen: list[tuple[list[ast.stmt], str]] = []  # (statements, function)
@@ -411,6 +415,7 @@ class _Collector:
         self.facts.functions[qname] = info
         self.function_nodes[qname] = node
         info.returns_param = _returned_parameter(node, params)
+        info.location = self.positions.name_location(node)
         for decorator in node.decorator_list:
             called = decorator.func if isinstance(decorator, ast.Call) else decorator
             info.decorators |= self.qnames(called)
@@ -500,6 +505,10 @@ class _Collector:
             self.facts.made_by[f"{self.facts.name}.{name.id}"] = callee
         if ALEMBIC_BIND in callee and self.functions:
             self.alembic_binds.add((self.functions[-1].qname, name.id))
+        if callee & CELERY and self.depth == 0:
+            qname = f"{self.facts.name}.{name.id}"
+            self.facts.celery_apps[qname] = self.location(name)
+            self.worker_statements[qname] = self.statement
         if callee & SESSIONMAKER and self.depth == 0:
             qname = f"{self.facts.name}.{name.id}"
             self.facts.sessions.factories.append((qname, self.location(name)))
@@ -647,6 +656,7 @@ class CollectedModule:
     session_plans: list[Plan]
     caches: CacheCollector
     class_registry_statements: dict[tuple[str, str], ast.stmt]
+    worker_statements: dict[str, ast.stmt]
 
 
 def collect_facts(tree: ast.Module, positions: Positions, path: Path, where: Where) -> CollectedModule:
@@ -670,4 +680,5 @@ def collect_facts(tree: ast.Module, positions: Positions, path: Path, where: Whe
         collector.session_plans,
         caches,
         collector.class_registry_statements,
+        collector.worker_statements,
     )

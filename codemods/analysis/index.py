@@ -32,6 +32,9 @@ GEVENT_SERVERS = frozenset(
 )
 
 
+SHARED_TASK = frozenset({"celery.shared_task", "celery.app.shared_task"})
+
+
 class ProjectIndex:
     def __init__(self, modules: dict[str, ModuleFacts], unparsed=()) -> None:
         self.modules = modules
@@ -299,6 +302,51 @@ class ProjectIndex:
                     for name in self.resolve_all(arg_names):
                         passed.setdefault(name, []).append((call.callee, arg_key))
         return by_target, app_wide, passed
+
+    # -- workers (FS013) ----------------------------------------------------------------
+    @cached_property
+    def celery_apps(self) -> dict[str, ModuleFacts]:
+        """`celery = Celery(...)` at module level: qualified name -> its module."""
+        return {q: facts for facts in self.modules.values() for q in facts.celery_apps}
+
+    @cached_property
+    def worker_jobs(self) -> dict[str, list[str]]:
+        """"celery" / "apscheduler" -> the functions run as tasks or scheduled jobs."""
+        tasks = {f"{app}.task" for app in self.celery_apps} | SHARED_TASK
+        found: dict[str, list[str]] = {}
+        for qname, function in sorted(self.functions.items()):
+            decorators = self.resolve_all(function.decorators)
+            if decorators & tasks:
+                found.setdefault("celery", []).append(qname)
+            elif any(d.endswith(".scheduled_job") for d in decorators):
+                found.setdefault("apscheduler", []).append(qname)
+        return found
+
+    @cached_property
+    def _function_homes(self) -> dict[str, ModuleFacts]:
+        return {q: facts for facts in self.modules.values() for q in facts.functions}
+
+    def function_module(self, qname: str) -> str:
+        return self._function_homes[qname].name
+
+    def function_path(self, qname: str) -> Path:
+        return self._function_homes[qname].path
+
+    def function_location(self, qname: str):
+        return self._function_homes[qname].functions[qname].location
+
+    @cached_property
+    def task_cleanup(self) -> Reach:
+        """What handlers connected to Celery's task_prerun/task_postrun signals remove."""
+        connects = {f"celery.signals.{signal}.connect" for signal in ("task_prerun", "task_postrun")}
+        handlers = {
+            q for q, f in self.functions.items() if self.resolve_all(f.decorators) & connects
+        }
+        for facts in self.modules.values():
+            for call in facts.calls:
+                if self.resolve_all(call.callee) & connects:
+                    handlers |= {n for key, names in call.args if key in (0, "receiver") for n in names}
+        return self.reach(handlers)
 
     @cached_property
     def removed_attributes(self) -> frozenset[str]:

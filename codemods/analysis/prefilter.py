@@ -1,7 +1,8 @@
 """Which files are worth parsing: a text pre-filter, so that a monorepo's thousands of modules
 that never touch a session cost a read and a byte search, not a parse.
 
-Seeds are files that import SQLAlchemy, Flask (or a Flask extension), gevent or greenlet. A
+Seeds are files that import SQLAlchemy, Flask (or a Flask extension), gevent, greenlet or
+Celery. A
 file that only uses the project's own names (``from .database import db_session``) imports
 none of those, so the pre-filter learns names: every parsed module that defines or uses
 something the rules look at contributes its module-level names and its module name, and any
@@ -16,12 +17,12 @@ import re
 from .walk import walk
 from .facts import ModuleFacts
 
-SEED_WORDS = (b"sqlalchemy", b"flask", b"gevent", b"greenlet")
+SEED_WORDS = (b"sqlalchemy", b"flask", b"gevent", b"greenlet", b"celery")
 # Where another module uses an app in a way the rules care about, it says one of these.
 HOOK_WORDS = (b"teardown_appcontext", b"teardown_request", b"teardown_app_request", b"after_request", b"app_context()")
 SEED = re.compile(
-    rb"^[ \t]*(?:from[ \t]+(?:sqlalchemy|flask\w*|gevent|greenlet)\b"
-    rb"|import[ \t]+[^\n#]*\b(?:sqlalchemy|flask\w*|gevent|greenlet)\b)",
+    rb"^[ \t]*(?:from[ \t]+(?:sqlalchemy|flask\w*|gevent|greenlet|celery)\b"
+    rb"|import[ \t]+[^\n#]*\b(?:sqlalchemy|flask\w*|gevent|greenlet|celery)\b)",
     re.M,
 )
 
@@ -63,7 +64,7 @@ class Mentions:
 # define or document it? Flask's own app.py names teardown_appcontext and makes no session.
 MAKERS = frozenset(
     {"scoped_session", "sessionmaker", "Session", "Flask", "Blueprint", "declarative_base",
-     "SQLAlchemy", "Cache", "patch_all"}
+     "SQLAlchemy", "Cache", "patch_all", "Celery"}
 )
 HOOK_ATTRS = frozenset(
     {"teardown_appcontext", "teardown_request", "teardown_app_request", "after_request",

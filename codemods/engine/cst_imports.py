@@ -134,6 +134,8 @@ def add_imports(module: cst.Module, items, package: str | None) -> cst.Module:
         return module.with_changes(body=body)
 
     after = body[end:]
+    # Blank lines only where the block is in isort's shape already, code apart from it.
+    tidy = _sections_in_order(body[lead:end]) and (not after or _blank_above(after[0]))
     if after:
         first = after[0]
         if not first.leading_lines:
@@ -144,6 +146,15 @@ def add_imports(module: cst.Module, items, package: str | None) -> cst.Module:
         cst.parse_statement(f"from {source} import {', '.join(sorted(names))}", config=config)
         for source, names in wanted.items()
     ]
+    # The project's own package after other imports opens a section of its own (isort's
+    # first-party section): a blank line above it.
+    own = (package or "").split(".")[0] if tidy else ""
+    previous = _line_module(body[end - 1]).split(".")[0] if end > lead else None
+    for number, source in enumerate(wanted):
+        top = source.split(".")[0]
+        if own and top == own and previous not in (None, own) and not previous.startswith("."):
+            new[number] = new[number].with_changes(leading_lines=(cst.EmptyLine(),))
+        previous = top
     return module.with_changes(body=[*body[:end], *new, *after])
 
 
@@ -195,6 +206,19 @@ def isort_key(alias: cst.ImportAlias) -> tuple:
     """ruff's and isort's default order-by-type: CONSTANTS, Classes, functions."""
     name = alias.evaluated_name
     return (0 if name.isupper() else 1 if name[:1].isupper() else 2, name)
+
+
+def _sections_in_order(lines: list) -> bool:
+    """Whether an import block is in isort's shape: runs of lines apart by blank lines, each
+    in order and none mixing the standard library with other imports."""
+    runs: list[list] = []
+    for line in lines:
+        if not runs or _blank_above(line):
+            runs.append([])
+        runs[-1].append(line)
+    return all(
+        _in_order(run) and len({_is_stdlib(_line_module(line)) for line in run}) == 1 for run in runs
+    )
 
 
 def _blank_above(statement) -> bool:

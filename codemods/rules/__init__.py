@@ -15,6 +15,7 @@ from .reports import (
     UncommittedWrite,
 )
 from .teardown import MissingTeardown, TeardownClose
+from .workers import WorkerWithoutRemove
 
 RULES: tuple[type[Rule], ...] = (
     MissingTeardown,
@@ -29,6 +30,7 @@ RULES: tuple[type[Rule], ...] = (
     LateCleanup,
     PushedAppContext,
     LegacyScopefunc,
+    WorkerWithoutRemove,
 )
 
 BY_CODE: dict[str, type[Rule]] = {rule.code: rule for rule in RULES}

@@ -1,0 +1,157 @@
+"""FS013 finds `scoped_session` registries used by Celery tasks or APScheduler jobs with nothing
+calling `remove()` after a task: a worker process (or a scheduler's pool thread) keeps one
+session, its identity map and its transaction from one task to the next. Where the project
+defines its Celery app, the fix connects a `task_postrun` handler that removes the registry.
+"""
+
+from __future__ import annotations
+
+import os
+from typing import Iterator
+
+from ..analysis.facts import is_test_module
+from .base import FileContext, Finding, Fix, ImportItem, Rule
+from .edits import insert_after
+from .imports import import_code, reference
+from .teardown import identifiers
+
+HANDLER = "remove_session"  # `_2`, `_3`... when the module already uses the name
+WHO = {"celery": "Celery tasks", "apscheduler": "APScheduler jobs"}
+
+
+class WorkerWithoutRemove(Rule):
+    code = "FS013"
+    name = "worker-without-remove"
+    what = (
+        "A `scoped_session` registry used by Celery tasks or APScheduler jobs, with no "
+        "`task_prerun`/`task_postrun` handler (or Flask app context around each task) reaching "
+        "`REGISTRY.remove()`."
+    )
+    why = (
+        "Outside a request nothing ends the thread's session. A prefork Celery worker runs task "
+        "after task in the same process and thread, and an APScheduler pool reuses its threads: "
+        "each keeps the session of its first job, with its identity map and its open transaction, "
+        "so later jobs read a snapshot from the past and stale objects, with no error."
+    )
+    example = (
+        "celery = Celery(__name__, broker=BROKER_URL)\n\n\n"
+        "@celery.task\n"
+        "def deactivate(user_id):\n"
+        "    db_session.get(User, user_id).active = False\n"
+        "    db_session.commit()\n"
+    )
+    use_instead = (
+        "celery = Celery(__name__, broker=BROKER_URL)\n\n\n"
+        "@task_postrun.connect\n"
+        "def remove_session(*args, **kwargs):\n"
+        "    db_session.remove()\n"
+    )
+    fix_safety = (
+        "Safe: a handler connected to `task_postrun` runs after every task of the worker process, "
+        "whatever its outcome, and `remove()` only closes the thread's session (rolling back what "
+        "a task left uncommitted, which the next task would otherwise have committed or read "
+        "through). Made where the project creates its Celery app; with `shared_task` and no "
+        "Celery app in the project, and for APScheduler jobs, it is reported."
+    )
+
+    @classmethod
+    def may_apply(cls, facts, index) -> bool:
+        return bool(index.registries) and bool(
+            facts.celery_apps or any(f.decorators for f in facts.functions.values())
+        )
+
+    def check(self, ctx: FileContext) -> Iterator[Finding]:
+        index, facts = ctx.index, ctx.facts
+        cleanup = None
+        for kind, jobs in sorted(index.worker_jobs.items()):
+            jobs = [j for j in jobs if not is_test_module(index.function_path(j))]
+            if not jobs:
+                continue
+            if cleanup is None:
+                cleanup = index.task_cleanup
+                if cleanup.unknown_remove:
+                    return  # a handler removes something we cannot name: trust it
+            used = self._registries(index, jobs)
+            missing = [q for q in used if q not in cleanup.removes]
+            if not missing or self._in_app_context(index, jobs):
+                continue
+            home = self._home(index, kind, jobs)
+            if home is None or home[0] != facts.name:
+                continue
+            _, location = home
+            names = ", ".join(f"`{j.rpartition('.')[2]}`" for j in jobs[:3]) + (", ..." if len(jobs) > 3 else "")
+            registries = ", ".join(
+                f"`{index.registries[q][0].name}` ({self._where(index, q)})" for q in missing
+            )
+            message = (
+                f"{WHO[kind]} ({names}) use scoped_session {registries} but nothing calls "
+                f"`remove()` after a task: a worker process keeps one session and its transaction "
+                f"from task to task"
+            )
+            fix, reason = (None, None)
+            if kind == "celery" and facts.celery_apps:
+                fix, reason = self._fix(ctx, missing)
+            elif kind == "celery":
+                reason = "no Celery app in the project to connect a `task_postrun` handler to"
+            else:
+                reason = "remove the registry at the end of each job (`try: ... finally: db_session.remove()`)"
+            if reason:
+                message += f" (not fixed: {reason})"
+            yield self.finding(ctx, location, message, fix)
+
+    @staticmethod
+    def _registries(index, jobs: list[str]) -> list[str]:
+        modules = {index.function_module(j) for j in jobs}
+        return sorted({
+            q for m in modules for q in index.registries_used_by(m)
+            if len(index.registries[q]) == 1 and not index.registries[q][0].rebound
+        })
+
+    @staticmethod
+    def _in_app_context(index, jobs: list[str]) -> bool:
+        """Tasks run inside a Flask app context (a Task class pushing `app.app_context()`):
+        the app's teardown is what removes the registry (FS001's business)."""
+        modules = {index.function_module(j) for j in jobs} | {f.name for f in index.celery_apps.values()}
+        return any(index.modules[m].reports.app_contexts for m in modules if m in index.modules)
+
+    @staticmethod
+    def _home(index, kind: str, jobs: list[str]):
+        """(module, location) where the finding goes: the Celery app, else the first job."""
+        if kind == "celery" and index.celery_apps:
+            qname = min(index.celery_apps)
+            return index.celery_apps[qname].name, index.celery_apps[qname].celery_apps[qname]
+        first = jobs[0]
+        module = index.function_module(first)
+        return module, index.function_location(first)
+
+    @staticmethod
+    def _where(index, qname: str) -> str:
+        definition = index.registries[qname][0]
+        return f"{os.path.relpath(index.modules[index.registry_module(qname)].path)}:{definition.location.line}"
+
+    def _fix(self, ctx: FileContext, missing: list[str]):
+        app = min(ctx.facts.celery_apps)
+        statement = ctx.collected.worker_statements.get(app)
+        if statement is None:
+            return None, "the Celery app is not assigned at module level"
+        references, imports, local_imports = [], [ImportItem("celery.signals", "task_postrun")], []
+        for qname in missing:
+            ref, item = reference(ctx, qname)
+            if ref is None:
+                return None, item
+            references.append(ref)
+            if item is not None:
+                if ctx.facts.name in ctx.index.closure(ctx.index.registry_module(qname)):
+                    local_imports.append(item)  # the registry's module imports this one back
+                else:
+                    imports.append(item)
+        taken, handler, number = identifiers(ctx.tree), HANDLER, 2
+        while handler in taken:
+            handler, number = f"{HANDLER}_{number}", number + 1
+        lines = ["@task_postrun.connect", f"def {handler}(*args, **kwargs):"]
+        lines += [f"    {import_code(i)}" for i in local_imports]
+        lines += [f"    {ref}.remove()" for ref in references]
+        edits = insert_after(ctx, statement, "\n".join(lines) + "\n", blank_lines=2)
+        if edits is None:
+            return None, "the Celery app is created in a one-line block"
+        return Fix("safe", edits, imports), None

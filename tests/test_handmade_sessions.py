@@ -340,6 +340,63 @@ def test_noop_a_scoped_session_a_class_holds(tmp_path):
     check_noop(tmp_path, {"pkg/__init__.py": "", "pkg/store.py": STORE.format(maker="scoped_session", made=made)}, FS005)
 
 
+def test_a_session_from_a_project_helper_that_returns_a_fresh_one(tmp_path):
+    # Issue 11: `def get_session(): return SessionLocal()`, closed only on the happy path.
+    services = """\
+        from .database import SessionLocal
+
+
+        def get_session():
+            return SessionLocal()
+
+
+        def record(event):
+            session = get_session()
+            session.add(event)
+            session.commit()
+            session.close()
+        """
+    result = check_transformed(tmp_path, project(dedent(services)), {
+        "pkg/services.py": """\
+            from .database import SessionLocal
+
+
+            def get_session():
+                return SessionLocal()
+
+
+            def record(event):
+                session = get_session()
+                try:
+                    session.add(event)
+                    session.commit()
+                finally:
+                    session.close()
+        """,
+    }, FS005)
+    [finding] = [f for file in result.files for f in file.applied]
+    assert finding.message.startswith("session `session` from `get_session()` is closed by hand")
+
+
+def test_noop_a_helper_that_returns_the_registrys_session(tmp_path):
+    # `db_session()` is the thread's shared session, not a fresh one.
+    services = """\
+        from .database import db_session
+
+
+        def get_session():
+            return db_session()
+
+
+        def record(event):
+            session = get_session()
+            session.add(event)
+            session.commit()
+            session.close()
+        """
+    check_noop(tmp_path, project(dedent(services)), FS005)
+
+
 def test_closed_only_on_the_happy_path(tmp_path):
     check_transformed(tmp_path, project("""\
         from pkg.database import SessionLocal

@@ -193,6 +193,7 @@ class FunctionFacts:
     method_of: str | None = None  # the class, for a method
     returns_param: int | None = None  # every `return` hands back this positional parameter
     location: Location | None = None  # of its name
+    returns_call: frozenset[str] = frozenset()  # `return X(...)` on every path: what X names
 
 
 @dataclass
@@ -415,6 +416,7 @@ class _Collector:
         self.facts.functions[qname] = info
         self.function_nodes[qname] = node
         info.returns_param = _returned_parameter(node, params)
+        info.returns_call = self._returned_call(node)
         info.location = self.positions.name_location(node)
         for decorator in node.decorator_list:
             called = decorator.func if isinstance(decorator, ast.Call) else decorator
@@ -473,6 +475,19 @@ class _Collector:
                 self.facts.module_names.add(node.target.id)
             if node.value is not None:
                 self._assigned(node.target, node.value)
+
+    def _returned_call(self, function) -> frozenset[str]:
+        """What every `return` of ``function`` calls (`return SessionLocal()`), if they agree."""
+        calls = set()
+        todo = list(function.body)
+        while todo:
+            node = todo.pop()
+            if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef, ast.Lambda)):
+                continue
+            if isinstance(node, ast.Return):
+                calls.add(self.session_callee(node.value) if isinstance(node.value, ast.Call) else frozenset())
+            todo.extend(ast.iter_child_nodes(node))
+        return calls.pop() if len(calls) == 1 else frozenset()
 
     def _assigned_attribute(self, target: ast.Attribute, value: ast.expr) -> None:
         """`self.Session = scoped_session(...)` in a method: a registry the class holds."""

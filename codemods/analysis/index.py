@@ -410,7 +410,21 @@ class ProjectIndex:
         if INLINE_SESSIONMAKER in callee:
             return INLINE_SESSIONMAKER
         held = sorted(callee & self.class_factories)
-        return held[0] if held else None
+        if held:
+            return held[0]
+        for name in sorted(callee):  # `def get_session(): return SessionLocal()`
+            function = self.functions.get(name)
+            if function is not None and function.returns_call and self._makes_fresh(function.returns_call):
+                return f"{name}()"
+        return None
+
+    def _makes_fresh(self, callee) -> bool:
+        callee = self.resolve_all(callee)
+        return bool(callee & (self.factories.keys() | SESSION_CLASS) or INLINE_SESSIONMAKER in callee)
+
+    def made_by_helper(self, source: str) -> bool:
+        """A session source that is a project function returning a fresh Session."""
+        return source.endswith("()") and source != INLINE_SESSIONMAKER
 
     @cached_property
     def class_factories(self) -> frozenset[str]:

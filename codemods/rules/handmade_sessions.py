@@ -111,10 +111,12 @@ class HandMadeSession(Rule):
         if source is None:
             return None
         held = source in index.class_factories
-        inline = source in SESSION_CLASS or source == INLINE_SESSIONMAKER or held
+        helper = index.made_by_helper(source)
+        inline = source in SESSION_CLASS or source == INLINE_SESSIONMAKER or held or helper
         made_by = "`Session(...)`" if source in SESSION_CLASS else (
             "`sessionmaker(...)()`" if source == INLINE_SESSIONMAKER
             else f"`self.{source.rpartition('.')[2]}()`" if held
+            else f"`{source.rpartition('.')[2]}`" if helper
             else f"`{source.rpartition('.')[2]}()`"
         )
         message = f"session `{summary.var}` from {made_by} {PROBLEM[summary.form]}"

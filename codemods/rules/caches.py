@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import ast
 import os
+import re
 import tokenize
 from typing import Iterator
 
@@ -223,6 +224,10 @@ class MemoizedOrm(Rule):
 # -- edits (on LibCST nodes) ---------------------------------------------------------------------
 
 
+# A comment saying the value is loaded once is false of the function that replaces it.
+LOADED_ONCE = re.compile(r"\bonce\b|start-?up|at import|import time|\bcach(e|ed|ing)\b", re.I)
+
+
 def _as_function(statement: cst.SimpleStatementLine, name: str) -> cst.FunctionDef:
     assign = statement.body[0]
     function = cst.FunctionDef(
@@ -232,9 +237,22 @@ def _as_function(statement: cst.SimpleStatementLine, name: str) -> cst.FunctionD
             [cst.SimpleStatementLine([cst.Return(assign.value)])],
             header=statement.trailing_whitespace,
         ),
-        leading_lines=statement.leading_lines,
+        leading_lines=_without_loaded_once(statement.leading_lines),
     )
     return ensure_blank_lines(function, 2)
+
+
+def _without_loaded_once(lines) -> list:
+    """The leading lines, less the comment block right above the statement when a line of it
+    says the value is loaded once (or cached, or at start-up)."""
+    lines = list(lines)
+    start = len(lines)
+    while start and lines[start - 1].comment is not None:
+        start -= 1
+    block = lines[start:]
+    if any(LOADED_ONCE.search(line.comment.value) for line in block):
+        return lines[:start]
+    return lines
 
 
 def _return_query(if_node: cst.If) -> cst.SimpleStatementLine:

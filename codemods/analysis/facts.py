@@ -61,24 +61,6 @@ def is_test_module(path: Path | None) -> bool:
     return any(part in TEST_FOLDERS for part in _folders_in_project(path.parent))
 
 
-def _returned_parameter(function, params: tuple[str, ...]) -> int | None:
-    """The position of the parameter every `return` of ``function`` hands back, if one is."""
-    returned = set()
-    todo = list(function.body)
-    while todo:
-        node = todo.pop()
-        if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef, ast.Lambda)):
-            continue
-        if isinstance(node, ast.Return):
-            returned.add(node.value.id if isinstance(node.value, ast.Name) else None)
-        todo.extend(ast.iter_child_nodes(node))
-    if len(returned) != 1:
-        return None
-    name = returned.pop()
-    positional = [a.arg for a in (*function.args.posonlyargs, *function.args.args)]
-    return positional.index(name) if name in positional else None
-
-
 def _commits_self(function: ast.AST) -> bool:
     """Whether the method calls `self.commit()` (the first parameter's, whatever its name)."""
     args = function.args.posonlyargs + function.args.args
@@ -271,6 +253,7 @@ class _Collector:
         self.factory_statements: dict[str, ast.stmt] = {}
         self.class_registry_statements: dict[tuple[str, str], ast.stmt] = {}
         self.worker_statements: dict[str, ast.stmt] = {}  # `celery = Celery(...)`
+        self.returns: dict[str, list] = {}  # function -> what its `return`s hand back
         self.session_plans: list[Plan] = []
         self.helper_depth = 0  # >0 inside a session helper: its session is the point
         self.blocks_seen: list[tuple[list[ast.stmt], str]] = []  # (statements, function)
@@ -415,8 +398,6 @@ class _Collector:
                 self.facts.sessions.committing_exits.add(scope.prefix)
         self.facts.functions[qname] = info
         self.function_nodes[qname] = node
-        info.returns_param = _returned_parameter(node, params)
-        info.returns_call = self._returned_call(node)
         info.location = self.positions.name_location(node)
         for decorator in node.decorator_list:
             called = decorator.func if isinstance(decorator, ast.Call) else decorator
@@ -445,6 +426,7 @@ class _Collector:
             self.blocks(node)
         for child in children(node):
             self.visit(child, node)
+        self._returned(info, node, self.returns.pop(qname, []))
         self.functions.pop()
         self.depth -= 1
         if self.helper_depth:
@@ -476,18 +458,23 @@ class _Collector:
             if node.value is not None:
                 self._assigned(node.target, node.value)
 
-    def _returned_call(self, function) -> frozenset[str]:
-        """What every `return` of ``function`` calls (`return SessionLocal()`), if they agree."""
-        calls = set()
-        todo = list(function.body)
-        while todo:
-            node = todo.pop()
-            if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef, ast.Lambda)):
-                continue
-            if isinstance(node, ast.Return):
-                calls.add(self.session_callee(node.value) if isinstance(node.value, ast.Call) else frozenset())
-            todo.extend(ast.iter_child_nodes(node))
-        return calls.pop() if len(calls) == 1 else frozenset()
+    def return_(self, node: ast.Return) -> None:
+        info = self.current()
+        if info is not None:
+            self.returns.setdefault(info.qname, []).append(node.value)
+
+    def _returned(self, info: FunctionFacts, function, values: list) -> None:
+        """What every `return` of the function hands back, when they agree: a positional
+        parameter (`return app`), or a call (`return SessionLocal()`)."""
+        if not values:
+            return
+        names = {v.id if isinstance(v, ast.Name) else None for v in values}
+        positional = [a.arg for a in (*function.args.posonlyargs, *function.args.args)]
+        if len(names) == 1 and (name := next(iter(names))) in positional:
+            info.returns_param = positional.index(name)
+        calls = {self.session_callee(v) if isinstance(v, ast.Call) else frozenset() for v in values}
+        if len(calls) == 1:
+            info.returns_call = calls.pop()
 
     def _assigned_attribute(self, target: ast.Attribute, value: ast.expr) -> None:
         """`self.Session = scoped_session(...)` in a method: a registry the class holds."""
@@ -656,6 +643,7 @@ class _Collector:
         ast.Assign: assign,
         ast.AnnAssign: ann_assign,
         ast.Call: call,
+        ast.Return: return_,
     }
 
 

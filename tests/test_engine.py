@@ -289,3 +289,17 @@ def test_a_file_libcst_cannot_reproduce_is_left_alone(tmp_path):
     [file] = result.files
     assert file.error == "LibCST cannot reproduce this file byte for byte, so no fix is safe"
     assert not file.changed
+
+
+def test_a_package_wins_over_a_module_of_the_same_name():
+    # calibre-web has cps.py (a launcher) beside cps/__init__.py (the app): `import cps` finds
+    # the package, whatever order the files were read in.
+    from pathlib import Path
+    from types import SimpleNamespace
+
+    from fixsessions.codemods.engine.core import _by_name
+
+    launcher = SimpleNamespace(facts=SimpleNamespace(name="cps", path=Path("cps.py")))
+    package = SimpleNamespace(facts=SimpleNamespace(name="cps", path=Path("cps/__init__.py")))
+    for group in ([launcher, package], [package, launcher]):
+        assert _by_name(group)["cps"] is package.facts

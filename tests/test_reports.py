@@ -181,6 +181,56 @@ def test_fs006_noop_in_a_migration(tmp_path):
         """), "FS006") == []
 
 
+def test_fs006_a_session_bound_to_the_module_through_global(tmp_path):
+    # calibre-web's ub.init_db(): `global session; Session = scoped_session(sessionmaker());
+    # session = Session()`: one concrete session for every request (a miss of the judged set).
+    files = {
+        "pkg.py": "from pkg.main import main\n\nmain()\n",  # a launcher beside the package
+        "pkg/__init__.py": "from flask import Flask\n\napp = Flask(__name__)\n\nfrom . import ub\n",
+        "pkg/main.py": "def main():\n    pass\n",
+        "pkg/ub.py": dedent("""\
+            from sqlalchemy import create_engine
+            from sqlalchemy.orm import scoped_session, sessionmaker
+
+            session = None
+
+
+            def init_db(path):
+                global session
+                engine = create_engine(path)
+                Session = scoped_session(sessionmaker())
+                Session.configure(bind=engine)
+                session = Session()
+            """),
+    }
+    result = check_noop(tmp_path, files, only("FS006"))
+    [finding] = findings(result, "FS006")
+    assert (finding.path.name, finding.location.line) == ("ub.py", 12)
+    # `import pkg` finds the package, not the launcher pkg.py: the app imports ub, so the
+    # session is shared by requests.
+    assert finding.message == (
+        "`session` is one Session made in `init_db()` and bound to the module through `global`: "
+        "every request and thread share it, with one transaction and identity map for the process"
+    )
+
+
+def test_fs006_noop_a_registry_bound_through_global(tmp_path):
+    files = {
+        "pkg/__init__.py": "",
+        "pkg/db.py": dedent("""\
+            from sqlalchemy.orm import scoped_session, sessionmaker
+
+            db_session = None
+
+
+            def init(engine):
+                global db_session
+                db_session = scoped_session(sessionmaker(bind=engine))
+            """),
+    }
+    assert reported(tmp_path, files, "FS006") == []
+
+
 # -- FS007 uncommitted-write --------------------------------------------------------------------
 
 

@@ -14,6 +14,7 @@ from .names import Names
 ROUTE_METHODS = frozenset({"route", "get", "post", "put", "patch", "delete"})
 BLUEPRINT = frozenset({"flask.Blueprint", "flask.blueprints.Blueprint"})
 SCOPED_SESSION = frozenset({"sqlalchemy.orm.scoped_session", "sqlalchemy.orm.scoping.scoped_session"})
+MAKERS = SCOPED_SESSION | {"sqlalchemy.orm.sessionmaker", "sqlalchemy.orm.session.sessionmaker"}
 SESSION_METHODS = frozenset(
     {"expire_all", "expunge_all", "refresh", "remove", "add", "add_all", "delete", "merge",
      "commit", "rollback", "flush", "bulk_save_objects"}
@@ -56,6 +57,8 @@ class ReportFacts:
     instantiated_at_import: set[str] = field(default_factory=set)  # callee qnames
     scopes: list[SessionScope] = field(default_factory=list)
     pushes: list[Location] = field(default_factory=list)
+    # `global X; X = Session()` in a function: (module-level qname, callee, where, function)
+    global_sessions: list[tuple[str, frozenset[str], Location, str]] = field(default_factory=list)
     # `X.app_context()` inside a function (a job, a command, a script): where no request is
     app_contexts: list[Location] = field(default_factory=list)
     scopefuncs: list[tuple[str, frozenset[str], Location]] = field(default_factory=list)
@@ -95,6 +98,7 @@ class _ReportCollector:
         self.scopes: list[SessionScope] = []
         self.transaction: list[list] = []  # per scope: [session names, open?]
         self.contexts: set[str] = set()  # module-level names bound to X.app_context()
+        self.local_makers: set[tuple[str, str]] = set()  # (function, name) = scoped_session/sessionmaker(...)
 
     def qnames(self, node: ast.AST) -> frozenset[str]:
         """What LibCST named an expression: a call or a subscript stands for what it calls or
@@ -179,6 +183,16 @@ class _ReportCollector:
             self.facts.module_sessions.append((qname, callee, self.location(node.value)))
             if isinstance(func, ast.Attribute) and func.attr == "app_context":
                 self.contexts.add(target.id)
+        elif self.functions and isinstance(target, ast.Name):
+            function = self.functions[-1]
+            if callee & MAKERS:
+                self.local_makers.add((function, target.id))
+            elif self.names.qnames(target) == {f"{self.module_name}.{target.id}"}:  # `global`
+                if isinstance(func, ast.Name) and (function, func.id) in self.local_makers:
+                    callee = frozenset({"sqlalchemy.orm.sessionmaker()"})  # a local maker's session
+                self.facts.global_sessions.append(
+                    (f"{self.module_name}.{target.id}", callee, self.location(node.value), function)
+                )
         elif (
             self.functions and self.classes
             and isinstance(target, ast.Attribute) and isinstance(target.value, ast.Name)

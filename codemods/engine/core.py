@@ -373,7 +373,7 @@ def project_indexes(paths: list[Path], settings: Settings = Settings()) -> list[
     for item in selected:
         by_root[item.root].append(item)
     return [
-        (root, ProjectIndex({item.facts.name: item.facts for item in group}))
+        (root, ProjectIndex(_by_name(group)))
         for root, group in sorted(by_root.items())
     ]
 
@@ -551,7 +551,7 @@ def _fix_all(selected: list, settings: Settings, unparsed, workers: "_Workers", 
         )
     rules = settings.rules()
     for root, group in by_root.items():
-        index = ProjectIndex({p.facts.name: p.facts for p in group}, unparsed_by_root.get(root, []))
+        index = ProjectIndex(_by_name(group), unparsed_by_root.get(root, []))
         group = [p for p in group if _may_apply(rules, p.facts, index)]
         kept = [p for p in group if isinstance(p, _Parsed)]
         for done, item in enumerate(kept, 1):
@@ -564,6 +564,13 @@ def _fix_all(selected: list, settings: Settings, unparsed, workers: "_Workers", 
                                 progress, "fixing")
             for item, result in zip(again, fixed):
                 item.result.__dict__.update(result.__dict__)
+
+
+def _by_name(group: list) -> dict:
+    """Module name -> facts. Where `cps.py` and `cps/__init__.py` share a folder, `import cps`
+    finds the package (Python looks for the package first), so the package's facts win."""
+    ordered = sorted(group, key=lambda item: item.facts.path.name == "__init__.py")
+    return {item.facts.name: item.facts for item in ordered}
 
 
 def _may_apply(rules: list[Rule], facts, index: ProjectIndex) -> bool:

@@ -55,7 +55,9 @@ class SharedSession(Rule):
     @classmethod
     def may_apply(cls, facts, index) -> bool:
         reports = facts.reports
-        return any(_makes_session(index, c) for _, c, _ in reports.module_sessions + reports.self_sessions)
+        return any(
+            _makes_session(index, c) for _, c, _ in reports.module_sessions + reports.self_sessions
+        ) or any(_makes_session(index, c) for _, c, _, _ in reports.global_sessions)
 
     def check(self, ctx: FileContext) -> Iterator[Finding]:
         index = ctx.index
@@ -70,6 +72,15 @@ class SharedSession(Rule):
                     ctx, location,
                     f"`{name}` is one Session created at import and shared by {users}: it keeps "
                     f"one transaction and identity map for the process",
+                )
+        for qname, callee, location, function in ctx.facts.reports.global_sessions:
+            if not apart and _makes_session(index, callee):
+                name = qname.rpartition(".")[2]
+                yield self.finding(
+                    ctx, location,
+                    f"`{name}` is one Session made in `{function.rpartition('.')[2]}()` and bound "
+                    f"to the module through `global`: {users} share it, with one transaction "
+                    f"and identity map for the process",
                 )
         imported = index.resolve_all(index.instantiated_at_import)
         for cls, callee, location in ctx.facts.reports.self_sessions:

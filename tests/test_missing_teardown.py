@@ -1434,3 +1434,19 @@ def test_app_wrapped_by_middleware_is_reported_with_the_reason(tmp_path):
         "(not fixed: the app is wrapped by `router(...)`, which fixsessions cannot see return it: "
         "register the teardown on the Flask app before it is wrapped)"
     )
+
+
+def test_noop_a_registry_only_an_annotation_declares(tmp_path):
+    # pycroft: `Session: scoped_session[orm.Session] = LocalProxy(...)`, filled at start-up
+    # with a registry scoped by the request context. Taken as a registry, it gave two findings
+    # a blind review judged wrong (a docs-only app's FS001, and an FS010 whose fix makes every
+    # request fail): what the value is decides, not the annotation.
+    database = (
+        "from sqlalchemy import orm\n"
+        "from sqlalchemy.orm import scoped_session\n"
+        "from werkzeug.local import LocalProxy\n\n"
+        "Session: scoped_session[orm.Session] = LocalProxy(lambda: None)\n"
+    )
+    app = "from flask import Flask\n\nfrom pkg.database import Session\n\napp = Flask(__name__)\n"
+    check_noop(tmp_path, {"pkg/__init__.py": "", "pkg/database.py": database, "pkg/app.py": app},
+               Settings(select=frozenset({"FS001"})))

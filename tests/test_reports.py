@@ -514,12 +514,18 @@ def test_fs010_messages_say_what_skips_the_handler_here(tmp_path):
     ]
     jobs = reported_messages(tmp_path / "jobs", project(VIEWS_HEADER, app=app, jobs="""\
         import click
+        from alembic import command  # a web app's CLI migrates with it: no migration module
 
         from .app import app
 
 
-        @click.command()
+        @app.cli.command()
         def import_contacts():
+            pass
+
+
+        @click.command()
+        def standalone():  # its own process, no Flask app context: not counted
             pass
 
 
@@ -530,8 +536,8 @@ def test_fs010_messages_say_what_skips_the_handler_here(tmp_path):
     jobs_py = os.path.relpath(tmp_path / "jobs" / "project" / "pkg" / "jobs.py")
     assert jobs == [
         "`remove()` runs only in teardown_request, which app contexts without a request never "
-        f"run: here 1 CLI command and 1 app context pushed in a function ({jobs_py}:7, "
-        f"{jobs_py}:12) keep the thread's session and transaction; register it with "
+        f"run: here 1 CLI command and 1 app context pushed outside a request ({jobs_py}:8, "
+        f"{jobs_py}:18) keep the thread's session and transaction; register it with "
         "`teardown_appcontext`"
     ]
 

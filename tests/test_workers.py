@@ -97,6 +97,19 @@ def test_noop_tasks_that_use_no_registry(tmp_path):
     check_noop(tmp_path, project(tasks=tasks), FS013)
 
 
+def test_noop_a_task_base_class_that_closes_the_session_after_each_task(tmp_path):
+    # pycroft's DBTask: `after_return` closes the session whatever the task did.
+    worker = WORKER + dedent("""\
+
+
+        class DBTask(celery.Task):
+            def after_return(self, status, retval, task_id, args, kwargs, einfo=None):
+                db_session.close()
+        """).replace("", "")
+    worker = worker.replace("from celery import Celery\n", "from celery import Celery\n\nfrom pkg.database import db_session\n")
+    check_noop(tmp_path, project(worker=worker), FS013)
+
+
 # -- the fix ----------------------------------------------------------------------------------------
 
 

@@ -38,6 +38,8 @@ SCOPED_SESSION = frozenset(
 )
 FLASK = frozenset({"flask.Flask", "flask.app.Flask"})
 CELERY = frozenset({"celery.Celery", "celery.app.Celery", "celery.app.base.Celery"})
+# `@click.command()`: a stand-alone command, which pushes no Flask app context of its own
+CLICK_ONLY = frozenset({"click.command", "click.group", "click.decorators.command"})
 # Ways to register an end-of-request handler. `after_request` is late (skipped when a view
 # raises: FS010), but a handler there still counts as present for FS001.
 TEARDOWN_KINDS = frozenset(
@@ -205,7 +207,7 @@ class ModuleFacts:
     # `self.X = scoped_session(...)` in a method: (class, X, method, where)
     class_registries: list[tuple[str, str, str, Location]] = field(default_factory=list)
     main_guard: bool = False  # `if __name__ == "__main__":` at module level, starting no server
-    cli_commands: dict[str, Location] = field(default_factory=dict)  # `@....command()` functions
+    cli_commands: dict[str, Location] = field(default_factory=dict)  # `@app.cli.command()` & co.
     calls: list[CallWithArgs] = field(default_factory=list)
     module_names: set[str] = field(default_factory=set)  # every name bound at module level
     gevent_patched: bool = False  # calls gevent.monkey.patch_all()
@@ -406,7 +408,8 @@ class _Collector:
                 isinstance(called, ast.Name) and called.id == "command"
             ):
                 self.cli_commands.add(qname)  # click's, Flask's `app.cli`'s, Flask-Script's
-                self.facts.cli_commands[qname] = self.positions.name_location(node)
+                if not self.qnames(called) & CLICK_ONLY:  # a Flask app's command, not a script's
+                    self.facts.cli_commands[qname] = self.positions.name_location(node)
             if isinstance(decorator, ast.Attribute) and decorator.attr in TEARDOWN_KINDS:
                 self.facts.registrations.append(
                     Registration(

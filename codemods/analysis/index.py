@@ -157,11 +157,13 @@ class ProjectIndex:
 
     def runs_apart(self, facts) -> str | None:
         """Why the module serves no request, if it does not: "migration" for an Alembic
-        environment or revision (it imports alembic, or names its `revision` and
-        `down_revision`), "script" for a module with an `if __name__ == "__main__":` block
+        environment or revision (it imports `alembic.op` or `alembic.context`, or names its
+        `revision` and `down_revision`; `from alembic import command`, which web apps' CLI
+        commands use to migrate, is not one), "script" for a module with an
+        `if __name__ == "__main__":` block
         that starts no server and that no project module imports. What it keeps at module
         level lives and dies with one command."""
-        if any(name == "alembic" or name.startswith("alembic.") for name in facts.imported):
+        if any(name.split(".")[:2] in (["alembic", "op"], ["alembic", "context"]) for name in facts.imported):
             return "migration"
         if {"revision", "down_revision"} <= facts.module_names:
             return "migration"
@@ -346,7 +348,14 @@ class ProjectIndex:
             for call in facts.calls:
                 if self.resolve_all(call.callee) & connects:
                     handlers |= {n for key, names in call.args if key in (0, "receiver") for n in names}
-        return self.reach(handlers)
+        reach = self.reach(handlers)
+        # A Task base class that ends each task's session itself (`after_return` calling
+        # `close()` or `remove()`, pycroft's DBTask): trusted, as an unnamed remove is.
+        ends_tasks = any(
+            q.endswith(".after_return") and f.method_of and (f.removes or f.closes or f.unresolved_remove)
+            for q, f in self.functions.items()
+        )
+        return Reach(reach.removes, reach.closes, reach.unknown_remove or ends_tasks)
 
     @cached_property
     def removed_attributes(self) -> frozenset[str]:

@@ -68,7 +68,7 @@ MAKERS = frozenset(
 )
 HOOK_ATTRS = frozenset(
     {"teardown_appcontext", "teardown_request", "teardown_app_request", "after_request",
-     "app_context", "query_property"}
+     "app_context", "query_property", "command"}  # `@app.cli.command()`: runs without a request
 )
 # `class ContextSession(Session)`: whether its `__exit__` commits decides FS005's helper.
 BASES = frozenset({"DeclarativeBase", "DeclarativeBaseNoMeta", "Flask", "Session"})

@@ -59,7 +59,7 @@ class ReportFacts:
     pushes: list[Location] = field(default_factory=list)
     # `global X; X = Session()` in a function: (module-level qname, callee, where, function)
     global_sessions: list[tuple[str, frozenset[str], Location, str]] = field(default_factory=list)
-    # `X.app_context()` inside a function (a job, a command, a script): where no request is
+    # `X.app_context()` outside a request (a job, a command, a script's main block)
     app_contexts: list[Location] = field(default_factory=list)
     scopefuncs: list[tuple[str, frozenset[str], Location]] = field(default_factory=list)
 
@@ -234,7 +234,7 @@ class _ReportCollector:
             self.facts.session_calls.append(
                 SessionCall(self.functions[-1] if self.functions else None, owner, method, self.location(node))
             )
-        if method == "app_context" and self.functions:
+        if method == "app_context":
             self.facts.app_contexts.append(self.location(node))
         if method == "push" and not node.args and not node.keywords and not self.functions and not self.classes:
             pushed = func.value

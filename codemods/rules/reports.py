@@ -289,14 +289,15 @@ def _late(index, kind: str) -> str:
     counts = " and ".join(
         f"{n} {one if n == 1 else many}" for n, one, many in (
             (commands, "CLI command", "CLI commands"),
-            (len(found) - commands, "app context pushed in a function", "app contexts pushed in functions"),
+            (len(found) - commands, "app context pushed outside a request", "app contexts pushed outside requests"),
         ) if n
     )
     examples = ", ".join(f"{os.path.relpath(path)}:{where.line}" for _, path, where in found[:3])
     more = ", ..." if len(found) > 3 else ""
+    keep = "keeps" if len(found) == 1 else "keep"
     return (
         f"`remove()` runs only in teardown_request, which app contexts without a request never "
-        f"run: here {counts} ({examples}{more}) keep the thread's session and transaction; "
+        f"run: here {counts} ({examples}{more}) {keep} the thread's session and transaction; "
         f"{advice}"
     )
 

@@ -542,6 +542,26 @@ def test_fs010_messages_say_what_skips_the_handler_here(tmp_path):
     ]
 
 
+def test_fs010_noop_a_registry_scoped_by_the_request_context(tmp_path):
+    # pycroft: the registry lives in the request context; teardown_request is its place, and
+    # in teardown_appcontext (after the request context is popped) remove() would raise.
+    app = APP.replace("teardown_appcontext", "teardown_request")
+    database = DATABASE.replace(
+        "scoped_session(SessionLocal)",
+        "scoped_session(SessionLocal, scopefunc=lambda: request_ctx._get_current_object())",
+    ).replace("from sqlalchemy", "from flask.globals import request_ctx\nfrom sqlalchemy", 1)
+    files = project(VIEWS_HEADER, app=app)
+    files["pkg/db.py"] = database
+    assert "request_ctx._get_current_object()" in database
+    assert reported(tmp_path, files, "FS010") == []
+    # and FS001 does not move it, or add a teardown_appcontext one, for such a project
+    files["pkg/app.py"] = APP.replace(
+        "\n\n@app.teardown_appcontext\ndef shutdown_session(exception=None):\n    db_session.remove()\n", "\n")
+    result = check_noop(tmp_path / "fs001", files, only("FS001"))
+    [finding] = findings(result, "FS001")
+    assert finding.message.endswith("which runs after that context is popped)")
+
+
 def reported_messages(root, files) -> list[str]:
     result = check_noop(root, files, only("FS010"))
     return [f.message for f in findings(result, "FS010")]

@@ -33,6 +33,11 @@ GEVENT_SERVERS = frozenset(
 
 
 SHARED_TASK = frozenset({"celery.shared_task", "celery.app.shared_task"})
+REQUEST_CONTEXT = (
+    "flask.globals.request_ctx", "flask.request_ctx", "flask._request_ctx_stack",
+    "flask.globals._request_ctx_stack", "flask.globals._cv_request", "flask.request",
+    "flask.globals.request", "flask.has_request_context",
+)
 
 
 class ProjectIndex:
@@ -762,6 +767,15 @@ class ProjectIndex:
         return self._late_cleanups
 
     @cached_property
+    def request_scoped(self) -> bool:
+        """Whether a registry of the project is scoped by Flask's request context
+        (`scopefunc=lambda: request_ctx._get_current_object()`, pycroft): its `remove()` only
+        works while that context is there, so `teardown_request` is its place, and in
+        `teardown_appcontext`, which runs after the request context is popped, it raises."""
+        names = {n for facts in self.modules.values() for n in facts.reports.scopefunc_names}
+        return any(n == r or n.startswith(r + ".") for n in names for r in REQUEST_CONTEXT)
+
+    @cached_property
     def _late_cleanups(self) -> list:
         late = []
         for facts in self.modules.values():
@@ -774,6 +788,8 @@ class ProjectIndex:
                     if reg.kind in ("teardown_appcontext",):
                         early |= self.reach(reg.handler).removes
                 for reg in regs:
+                    if reg.kind == "teardown_request" and self.request_scoped:
+                        continue  # the registry lives and dies with the request context: right
                     if reg.kind in ("after_request", "teardown_request"):
                         removed = self.reach(reg.handler).removes & self.registries.keys()
                         if removed - early and reg not in late:

@@ -62,6 +62,7 @@ class ReportFacts:
     # `X.app_context()` outside a request (a job, a command, a script's main block)
     app_contexts: list[Location] = field(default_factory=list)
     scopefuncs: list[tuple[str, frozenset[str], Location]] = field(default_factory=list)
+    scopefunc_names: set[str] = field(default_factory=set)  # every name a scopefunc reads
 
 
 def collect_reports(tree: ast.Module, names: Names, positions: Positions, module_name: str) -> ReportFacts:
@@ -223,6 +224,10 @@ class _ReportCollector:
         if callee & SCOPED_SESSION:
             for keyword in node.keywords:
                 if keyword.arg == "scopefunc":
+                    self.facts.scopefunc_names.update(
+                        q for n in ast.walk(keyword.value)
+                        if isinstance(n, (ast.Name, ast.Attribute)) for q in self.qnames(n)
+                    )
                     self.facts.scopefuncs.append(
                         (self._bound_name(node), self.qnames(keyword.value), self.location(keyword))
                     )

@@ -175,6 +175,12 @@ class MissingTeardown(Rule):
             return None, "the app is not assigned to a plain name"
         if index.unpatched_gevent:
             return None, "gevent runs without monkey-patching, so greenlets share the session (FS012)"
+        if index.request_scoped:
+            return None, (
+                "a registry is scoped by the request context: its `remove()` belongs in "
+                "`teardown_request`, and fails in `teardown_appcontext`, which runs after that "
+                "context is popped"
+            )
         for qname in missing:
             if len(index.registries[qname]) > 1:
                 return None, f"`{qname}` is defined more than once"

@@ -345,8 +345,9 @@ def rules(markdown: bool) -> None:
     if markdown:
         click.echo(formats.rules_markdown(RULES), nl=False)
         return
+    width = max(len(rule.name) for rule in RULES)
     for rule in RULES:
-        click.echo(f"{rule.code}  {rule.name:<20}  {rule.fix_kind():<13}  {rule.summary()}")
+        click.echo(f"{rule.code}  {rule.name:<{width}}  {rule.fix_kind():<13}  {rule.summary()}")
 
 
 @click.command(context_settings={"help_option_names": ["-h", "--help"]})

@@ -260,7 +260,7 @@ def test_explain_and_rules(tmp_path):
     lines = rules.stdout.decode().splitlines()
     assert [line.split()[:3] for line in lines] == [[r.code, r.name, r.fix_kind()] for r in RULES]
     assert lines[0] == (
-        "FS001  missing-teardown      safe/unsafe    A `scoped_session` registry used by a Flask app "
+        "FS001  missing-teardown       safe/unsafe    A `scoped_session` registry used by a Flask app "
         "that registers no `teardown_appcontext`/`teardown_request` handler reaching `REGISTRY.remove()`."
     )
     assert [line.split()[2] for line in lines] == [

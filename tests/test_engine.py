@@ -244,8 +244,6 @@ def test_a_name_mentioned_in_an_unparseable_file_is_not_rewritten(tmp_path, monk
 def test_the_may_apply_shortcut_never_changes_a_result(tmp_path, monkeypatch):
     """Rule.may_apply lets the engine skip files; with it forced to True everywhere, every
     project the rule tests use gives the same findings and the same fixes."""
-    import inspect
-
     import test_caches
     import test_handmade_sessions
     import test_missing_teardown

@@ -11,7 +11,6 @@ import io
 import os
 import pty
 import select
-import shutil
 import signal
 import subprocess
 import sys

@@ -265,7 +265,7 @@ def test_explain_and_rules(tmp_path):
     )
     assert [line.split()[2] for line in lines] == [
         "safe/unsafe", "safe", "safe/report", "report", "safe/unsafe", "report", "report",
-        "report", "report", "unsafe", "report", "report", "safe/report",
+        "report", "report", "unsafe", "report", "report", "safe/report", "report",
     ]
     assert fixsessions("explain", "FS999", cwd=tmp_path).returncode == 2
     # Issue 12: the rule's name works too, and -h works on the subcommands.

@@ -567,6 +567,43 @@ def reported_messages(root, files) -> list[str]:
     return [f.message for f in findings(result, "FS010")]
 
 
+# -- FS014 engine-per-request ------------------------------------------------------------------
+
+
+def test_fs014_an_engine_made_in_a_before_request_hook_or_a_view(tmp_path):
+    # Issue 11: a new engine and registry made on every request and stored on the app.
+    app = (APP + dedent("""\
+
+
+        @app.before_request
+        def open_db():
+            app.session = scoped_session(sessionmaker(bind=create_engine("sqlite://")))
+
+
+        @app.get("/count")
+        def count():
+            engine = create_engine("sqlite://")
+            return str(engine.connect().execute(text("SELECT 1")).scalar())
+
+
+        def cli_import():
+            engine = create_engine("sqlite://")  # a command: once per process
+        """)).replace("from flask import Flask\n", "from flask import Flask\nfrom sqlalchemy import create_engine, text\nfrom sqlalchemy.orm import scoped_session, sessionmaker\n")
+    result = check_noop(tmp_path, project(VIEWS_HEADER, app=app), only("FS014"))
+    found = [(f.location.line, f.message) for f in findings(result, "FS014")]
+    assert [line for line, _ in found] == [19, 24]
+    assert found[0][1] == (
+        "`create_engine()` in `open_db()`, a before_request hook: every request builds a new "
+        "engine and connection pool, whose connections no later request reuses; make the engine "
+        "once, at start-up"
+    )
+    assert "in `count()`, a view" in found[1][1]
+
+
+def test_fs014_noop_an_engine_made_once(tmp_path):
+    assert reported(tmp_path, project(VIEWS_HEADER), "FS014") == []
+
+
 # -- FS011 pushed-app-context -------------------------------------------------------------------
 
 

@@ -15,6 +15,7 @@ ROUTE_METHODS = frozenset({"route", "get", "post", "put", "patch", "delete"})
 BLUEPRINT = frozenset({"flask.Blueprint", "flask.blueprints.Blueprint"})
 SCOPED_SESSION = frozenset({"sqlalchemy.orm.scoped_session", "sqlalchemy.orm.scoping.scoped_session"})
 MAKERS = SCOPED_SESSION | {"sqlalchemy.orm.sessionmaker", "sqlalchemy.orm.session.sessionmaker"}
+CREATE_ENGINE = frozenset({"sqlalchemy.create_engine", "sqlalchemy.engine.create_engine"})
 SESSION_METHODS = frozenset(
     {"expire_all", "expunge_all", "refresh", "remove", "add", "add_all", "delete", "merge",
      "commit", "rollback", "flush", "bulk_save_objects"}
@@ -63,6 +64,8 @@ class ReportFacts:
     app_contexts: list[Location] = field(default_factory=list)
     scopefuncs: list[tuple[str, frozenset[str], Location]] = field(default_factory=list)
     scopefunc_names: set[str] = field(default_factory=set)  # every name a scopefunc reads
+    before_request: dict[str, frozenset[str]] = field(default_factory=dict)  # hook -> its app/bp
+    engines: list[tuple[str, Location]] = field(default_factory=list)  # create_engine() in a function
 
 
 def collect_reports(tree: ast.Module, names: Names, positions: Positions, module_name: str) -> ReportFacts:
@@ -140,6 +143,8 @@ class _ReportCollector:
             func = expr.func if isinstance(expr, ast.Call) else expr
             if isinstance(func, ast.Attribute) and func.attr in ROUTE_METHODS:
                 self.facts.views[qname] = self.facts.views.get(qname, frozenset()) | self.qnames(func.value)
+            elif isinstance(func, ast.Attribute) and func.attr in ("before_request", "before_app_request"):
+                self.facts.before_request[qname] = self.qnames(func.value)
         self.functions.append(qname)
         self.generic_visit(node)
         self.functions.pop()
@@ -221,6 +226,8 @@ class _ReportCollector:
                 if name.startswith(SLOW_PREFIXES):  # not `requests.get(...).json()`
                     scope.slow.append((name, self.location(node)))
                     break
+        if callee & CREATE_ENGINE and self.functions:
+            self.facts.engines.append((self.functions[-1], self.location(node)))
         if callee & SCOPED_SESSION:
             for keyword in node.keywords:
                 if keyword.arg == "scopefunc":

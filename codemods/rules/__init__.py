@@ -7,6 +7,7 @@ from .caches import GlobalOrmCache, MemoizedOrm
 from .handmade_sessions import HandMadeSession
 from .reports import (
     BandAidRefresh,
+    EnginePerRequest,
     LateCleanup,
     LegacyScopefunc,
     LongTransaction,
@@ -31,6 +32,7 @@ RULES: tuple[type[Rule], ...] = (
     PushedAppContext,
     LegacyScopefunc,
     WorkerWithoutRemove,
+    EnginePerRequest,
 )
 
 BY_CODE: dict[str, type[Rule]] = {rule.code: rule for rule in RULES}

@@ -434,3 +434,49 @@ class LegacyScopefunc(Rule):
                     "a thread or greenlet scopefunc under gevent without monkey-patching: "
                     "greenlets share one session",
                 )
+
+
+class EnginePerRequest(Rule):
+    code = "FS014"
+    name = "engine-per-request"
+    what = (
+        "`create_engine()` called in a view or a `before_request` hook, so that every request "
+        "builds a new engine (and, with it, a new registry or sessionmaker)."
+    )
+    why = (
+        "An engine owns a connection pool. One made per request opens new connections that no "
+        "later request reuses and that stay open until the engine is garbage-collected, so the "
+        "database runs out of connections under load; a registry or sessionmaker made on it is a "
+        "new one each time, and whatever the app stores it on is replaced mid-request for every "
+        "other thread."
+    )
+    example = (
+        "@app.before_request\n"
+        "def open_db():\n"
+        "    app.session = scoped_session(sessionmaker(bind=create_engine(DATABASE_URL)))\n"
+    )
+    use_instead = (
+        "engine = create_engine(DATABASE_URL)\n"
+        "db_session = scoped_session(sessionmaker(bind=engine))  # plus the FS001 teardown\n"
+    )
+    fix_safety = "Report only: where the engine is made once (start-up, the app factory) is the author's decision."
+
+    @classmethod
+    def may_apply(cls, facts, index) -> bool:
+        return bool(facts.reports.engines)
+
+    def check(self, ctx: FileContext) -> Iterator[Finding]:
+        index, reports = ctx.index, ctx.facts.reports
+        for function, location in reports.engines:
+            if function in reports.views and index.is_view(reports.views[function]):
+                kind = "a view"
+            elif function in reports.before_request and index.is_view(reports.before_request[function]):
+                kind = "a before_request hook"
+            else:
+                continue
+            yield self.finding(ctx, location, (
+                f"`create_engine()` in `{function.rpartition('.')[2]}()`, {kind}: every request "
+                f"builds a new engine and connection pool, whose connections no later request "
+                f"reuses; make the engine once, at start-up"
+            ))
+

@@ -19,7 +19,7 @@ from .imports import import_code, reference
 HANDLER = "shutdown_session"
 
 
-def _where(index, qname: str) -> str:
+def where_defined(index, qname: str) -> str:
     definition = index.registries[qname][0]
     path = index.modules[index.registry_module(qname)].path
     return f"{os.path.relpath(path)}:{definition.location.line}"
@@ -83,7 +83,7 @@ class MissingTeardown(Rule):
             missing = [q for q in used if q not in reach.removes | reach.closes]
             if not missing:
                 continue
-            names = ", ".join(f"`{index.registries[q][0].name}` ({_where(index, q)})" for q in missing)
+            names = ", ".join(f"`{index.registries[q][0].name}` ({where_defined(index, q)})" for q in missing)
             message = (
                 f"Flask app `{app.var or 'Flask(...)'}` uses scoped_session {names} but no "
                 f"teardown calls `remove()`: worker threads keep one session and its transaction "
@@ -150,7 +150,7 @@ class MissingTeardown(Rule):
             app = "app"
         else:
             return None, f"`{node.name}()` is given no app to register a teardown on"
-        handler = self._handler_name(node)
+        handler = unused_name(node, HANDLER)
         code = (
             f"@{app}.teardown_appcontext\n"
             f"def {handler}(exception=None):\n"
@@ -192,22 +192,13 @@ class MissingTeardown(Rule):
                     f"{line}), where `{name}.remove()` would fail"
                 )
 
-        references, imports, local_imports = [], [], []
-        for qname in missing:
-            ref, item = self._reference(ctx, qname)
-            if ref is None:
-                return None, item
-            references.append(ref)
-            if item is None:
-                continue
-            # Import inside the handler when the registry's module imports this one back.
-            if facts.name in index.closure(index.registry_module(qname)):
-                local_imports.append(item)
-            else:
-                imports.append(item)
+        reached = registry_references(ctx, missing)
+        if isinstance(reached, str):
+            return None, reached
+        references, imports, local_imports = reached
 
         scope = ctx.collected.function_nodes.get(app.function) if app.function else ctx.tree
-        handler = self._handler_name(scope)
+        handler = unused_name(scope, HANDLER)
         lines = [f"@{app.var}.teardown_appcontext", f"def {handler}(exception=None):"]
         lines += [f"    {import_code(i)}" for i in local_imports]
         for qname, ref in zip(missing, references):
@@ -232,26 +223,46 @@ class MissingTeardown(Rule):
             )
         return Fix("safe", edits, imports), None
 
-    @staticmethod
-    def _reference(ctx: FileContext, qname: str):
-        """How the handler reaches the registry: as `reference` has it, except for a registry
-        bound later through `global`, which only its module's attribute sees (an imported
-        name keeps the placeholder it had at import)."""
-        if not any(d.rebound for d in ctx.index.registries[qname]):
-            return reference(ctx, qname)
-        module, _, name = qname.rpartition(".")
-        if "." not in module:
-            return None, f"`{name}` is bound later through `global` in the top-level module `{module}`"
-        ref, item = reference(ctx, module)
-        return (f"{ref}.{name}", item) if ref is not None else (None, item)
 
-    @staticmethod
-    def _handler_name(scope: ast.AST) -> str:
-        taken = identifiers(scope)
-        candidate, number = HANDLER, 2
-        while candidate in taken:
-            candidate, number = f"{HANDLER}_{number}", number + 1
-        return candidate
+def registry_references(ctx: FileContext, qnames: list[str]):
+    """How a handler added to this module reaches each registry: (expressions, imports to
+    add at the top, imports to put inside the handler because the registry's module imports
+    this one back), or the reason it cannot."""
+    references, imports, local_imports = [], [], []
+    for qname in qnames:
+        ref, item = registry_reference(ctx, qname)
+        if ref is None:
+            return item
+        references.append(ref)
+        if item is None:
+            continue
+        if ctx.facts.name in ctx.index.closure(ctx.index.registry_module(qname)):
+            local_imports.append(item)
+        else:
+            imports.append(item)
+    return references, imports, local_imports
+
+
+def registry_reference(ctx: FileContext, qname: str):
+    """How this module reaches the registry: as `reference` has it, except for a registry
+    bound later through `global`, which only its module's attribute sees (an imported name
+    keeps the placeholder it had at import)."""
+    if not any(d.rebound for d in ctx.index.registries[qname]):
+        return reference(ctx, qname)
+    module, _, name = qname.rpartition(".")
+    if "." not in module:
+        return None, f"`{name}` is bound later through `global` in the top-level module `{module}`"
+    ref, item = reference(ctx, module)
+    return (f"{ref}.{name}", item) if ref is not None else (None, item)
+
+
+def unused_name(scope: ast.AST, base: str) -> str:
+    """``base``, or ``base_2``, ``base_3``... when the scope already spells it."""
+    taken = identifiers(scope)
+    candidate, number = base, 2
+    while candidate in taken:
+        candidate, number = f"{base}_{number}", number + 1
+    return candidate
 
 
 def identifiers(tree: ast.AST) -> set[str]:

@@ -6,14 +6,13 @@ defines its Celery app, the fix connects a `task_postrun` handler that removes t
 
 from __future__ import annotations
 
-import os
 from typing import Iterator
 
 from ..analysis.facts import is_test_module
 from .base import FileContext, Finding, Fix, ImportItem, Rule
 from .edits import insert_after
-from .imports import import_code, reference
-from .teardown import identifiers
+from .imports import import_code
+from .teardown import registry_references, unused_name, where_defined
 
 HANDLER = "remove_session"  # `_2`, `_3`... when the module already uses the name
 WHO = {"celery": "Celery tasks", "apscheduler": "APScheduler jobs"}
@@ -81,7 +80,7 @@ class WorkerWithoutRemove(Rule):
             _, location = home
             names = ", ".join(f"`{j.rpartition('.')[2]}`" for j in jobs[:3]) + (", ..." if len(jobs) > 3 else "")
             registries = ", ".join(
-                f"`{index.registries[q][0].name}` ({self._where(index, q)})" for q in missing
+                f"`{index.registries[q][0].name}` ({where_defined(index, q)})" for q in missing
             )
             message = (
                 f"{WHO[kind]} ({names}) use scoped_session {registries} but nothing calls "
@@ -124,30 +123,17 @@ class WorkerWithoutRemove(Rule):
         module = index.function_module(first)
         return module, index.function_location(first)
 
-    @staticmethod
-    def _where(index, qname: str) -> str:
-        definition = index.registries[qname][0]
-        return f"{os.path.relpath(index.modules[index.registry_module(qname)].path)}:{definition.location.line}"
-
     def _fix(self, ctx: FileContext, missing: list[str]):
         app = min(ctx.facts.celery_apps)
         statement = ctx.collected.worker_statements.get(app)
         if statement is None:
             return None, "the Celery app is not assigned at module level"
-        references, imports, local_imports = [], [ImportItem("celery.signals", "task_postrun")], []
-        for qname in missing:
-            ref, item = reference(ctx, qname)
-            if ref is None:
-                return None, item
-            references.append(ref)
-            if item is not None:
-                if ctx.facts.name in ctx.index.closure(ctx.index.registry_module(qname)):
-                    local_imports.append(item)  # the registry's module imports this one back
-                else:
-                    imports.append(item)
-        taken, handler, number = identifiers(ctx.tree), HANDLER, 2
-        while handler in taken:
-            handler, number = f"{HANDLER}_{number}", number + 1
+        reached = registry_references(ctx, missing)
+        if isinstance(reached, str):
+            return None, reached
+        references, imports, local_imports = reached
+        imports = [ImportItem("celery.signals", "task_postrun"), *imports]
+        handler = unused_name(ctx.tree, HANDLER)
         lines = ["@task_postrun.connect", f"def {handler}(*args, **kwargs):"]
         lines += [f"    {import_code(i)}" for i in local_imports]
         lines += [f"    {ref}.remove()" for ref in references]

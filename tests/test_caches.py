@@ -599,3 +599,289 @@ def test_queries_built_in_a_variable_and_refined_are_followed(tmp_path):
     }, CACHES)
     reported = sorted((f.code, f.location.line) for f in findings(result))
     assert reported == [("FS004", 10), ("FS004", 18)]
+
+
+# -- a dict filled at start-up by a loader function -------------------------------------------------
+
+STARTUP_APP = """\
+from flask import Flask
+
+from .db import Asset, db_session
+
+app = Flask(__name__)
+"""
+
+
+def test_a_dict_filled_at_start_up_is_loaded_by_each_reader(tmp_path):
+    check_transformed(tmp_path, {
+        **project("""\
+            from .db import Asset, db_session
+            from .web import app
+
+            # Filled once at start-up.
+            ASSETS = {}
+
+
+            def load_assets():
+                \"\"\"Every asset, by symbol.\"\"\"
+                ASSETS.clear()
+                for asset in db_session.query(Asset).all():
+                    ASSETS[asset.symbol] = asset
+
+
+            @app.context_processor
+            def assets():
+                return {"assets": ASSETS}
+
+
+            def asset(symbol):
+                return ASSETS.get(symbol)
+
+
+            with app.app_context():
+                load_assets()
+        """),
+        "pkg/web.py": STARTUP_APP,
+    }, {
+        "pkg/mod.py": """\
+            from .db import Asset, db_session
+            from .web import app
+
+
+            def load_assets():
+                \"\"\"Every asset, by symbol.\"\"\"
+                assets = {}
+                for asset in db_session.query(Asset).all():
+                    assets[asset.symbol] = asset
+                return assets
+
+
+            @app.context_processor
+            def assets():
+                return {"assets": load_assets()}
+
+
+            def asset(symbol):
+                return load_assets().get(symbol)
+        """,
+    }, FS003)
+
+
+def test_a_start_up_loader_called_by_the_app_factory(tmp_path):
+    # Filled by a comprehension through `update`, run by `create_app()` among other set-up.
+    check_transformed(tmp_path, project("""\
+        from flask import Flask
+
+        from .db import Asset, db_session
+
+        BY_SYMBOL = {}
+
+
+        def load():
+            BY_SYMBOL.update({a.symbol: a for a in db_session.query(Asset).all()})
+
+
+        def create_app():
+            app = Flask(__name__)
+            with app.app_context():
+                load()
+            app.jinja_env.globals["by_symbol"] = lambda: BY_SYMBOL
+            return app
+    """), {
+        "pkg/mod.py": """\
+            from flask import Flask
+
+            from .db import Asset, db_session
+
+
+            def load():
+                by_symbol = {}
+                by_symbol.update({a.symbol: a for a in db_session.query(Asset).all()})
+                return by_symbol
+
+
+            def create_app():
+                app = Flask(__name__)
+                app.jinja_env.globals["by_symbol"] = lambda: load()
+                return app
+        """,
+    }, FS003)
+
+
+@pytest.mark.parametrize(
+    "files, reason",
+    [
+        pytest.param(
+            {"pkg/views.py": "from .mod import ASSETS\n\n\ndef show():\n    return ASSETS\n"},
+            "/pkg/views.py imports `ASSETS` or `load_assets`",
+            id="imported-elsewhere",
+        ),
+        pytest.param(
+            {"pkg/mod.py": "\n\ndef forget():\n    ASSETS.pop('BTC', None)\n"},
+            "`ASSETS` is changed outside `load_assets()` (line 17)",
+            id="changed-by-a-reader",
+        ),
+        pytest.param(
+            {"pkg/mod.py": "\n\nFIRST = ASSETS\n"},
+            "`ASSETS` is read while the module is imported (line 16)",
+            id="read-at-import",
+        ),
+    ],
+)
+def test_a_start_up_fill_is_reported_when_its_rewrite_would_be_wrong(tmp_path, files, reason):
+    module = dedent("""\
+        from .db import Asset, db_session
+        from .web import app
+
+        ASSETS = {}
+
+
+        def load_assets():
+            for asset in db_session.query(Asset).all():
+                ASSETS[asset.symbol] = asset
+
+
+        with app.app_context():
+            load_assets()
+    """)
+    tree = {**project(module), "pkg/web.py": STARTUP_APP}
+    for name, text in files.items():
+        tree[name] = tree[name] + text if name in tree else text
+    result = check_noop(tmp_path, tree, FS003)
+    [finding] = findings(result, "FS003")
+    assert finding.fix is None
+    assert "(not fixed: " in finding.message and finding.message.endswith(f"{reason})")
+
+
+def test_a_loader_also_run_by_a_request_is_a_reload_and_only_reported(tmp_path):
+    result = check_noop(tmp_path, {
+        **project("""\
+            from .db import Asset, db_session
+            from .web import app
+
+            ASSETS = {}
+
+
+            def load_assets():
+                for asset in db_session.query(Asset).all():
+                    ASSETS[asset.symbol] = asset
+
+
+            @app.post("/reload")
+            def reload():
+                load_assets()
+                return ""
+
+
+            with app.app_context():
+                load_assets()
+        """),
+        "pkg/web.py": STARTUP_APP,
+    }, FS003)
+    [finding] = findings(result, "FS003")
+    assert "(not fixed: a memo of a shape fixsessions does not rewrite)" in finding.message
+
+
+def test_a_dict_filled_at_start_up_serves_current_rows_after_the_fix(tmp_path):
+    """Behaviour: a row changed by another connection after start-up shows in the next
+    request's template after the fix, not before."""
+    import shutil
+    import subprocess
+    import sys
+
+    database = tmp_path / "app.db"
+    files = {
+        "pkg/__init__.py": "",
+        "pkg/db.py": DATABASE.replace('"sqlite://"', f'"sqlite:///{database}"'),
+        "pkg/nav.py": """\
+            from flask import Flask, render_template_string
+
+            from .db import Asset, Base, db_session, engine
+
+            app = Flask(__name__)
+            Base.metadata.create_all(engine)
+            if not db_session.query(Asset).count():
+                db_session.add(Asset(id=1, symbol="BTC"))
+                db_session.commit()
+
+
+            @app.teardown_appcontext
+            def remove_session(exc=None):
+                db_session.remove()
+
+            # Loaded once at start-up.
+            NAVIGATION = {}
+
+
+            def load_navigation():
+                for asset in db_session.query(Asset).all():
+                    NAVIGATION[asset.id] = asset
+
+
+            @app.context_processor
+            def navigation():
+                return {"navigation": NAVIGATION}
+
+
+            @app.get("/")
+            def index():
+                return render_template_string("{{ navigation[1].symbol }}")
+
+
+            with app.app_context():
+                load_navigation()
+        """,
+    }
+    before = make_project(tmp_path / "before", files)
+    after = tmp_path / "after"
+    shutil.copytree(before, after)
+    [fixed] = run([after], FS003).changed
+    fixed.path.write_bytes(fixed.fixed)
+    script = (
+        "import sqlite3\n"
+        "from pkg.nav import app\n"
+        "client = app.test_client()\n"
+        "first = client.get('/').text\n"
+        f"with sqlite3.connect({str(database)!r}) as other:\n"
+        "    other.execute(\"UPDATE assets SET symbol = 'ETH' WHERE id = 1\")\n"
+        "print(first, client.get('/').text)\n"
+    )
+    seen = {}
+    for side in (before, after):
+        database.unlink(missing_ok=True)
+        result = subprocess.run([sys.executable, "-B", "-c", script], cwd=side,
+                                capture_output=True, text=True, timeout=60)
+        assert result.returncode == 0, result.stderr
+        seen[side.name] = result.stdout.split()
+    assert seen == {"before": ["BTC", "BTC"], "after": ["BTC", "ETH"]}
+
+
+# -- caches held on classes -------------------------------------------------------------------------
+
+
+def test_caches_held_on_classes_are_reported(tmp_path):
+    result = check_noop(tmp_path, project("""\
+        from .db import Asset, db_session
+
+
+        class Features:
+            _flags = None
+            _by_symbol = {}
+            _names = None
+
+            @classmethod
+            def load(cls):
+                cls._flags = {a.symbol: a for a in db_session.query(Asset).all()}
+                cls._names = {a.symbol: a.id for a in db_session.query(Asset).all()}
+
+            def remember(self, symbol):
+                type(self)._by_symbol[symbol] = db_session.query(Asset).filter_by(symbol=symbol).first()
+
+
+        def warm():
+            for asset in Asset.query.all():
+                Features._by_symbol[asset.symbol] = asset
+    """), FS003)
+    reported = [(f.location.line, f.message.split(" keeps ")[0]) for f in findings(result)]
+    assert reported == [(11, "`Features._flags`"), (15, "`Features._by_symbol`")]
+    assert all(f.fix is None and "(not fixed: a cache held on a class;" in f.message for f in findings(result))

@@ -242,7 +242,10 @@ class CacheCollector:
         self.module_name = module_name
         self.facts = OrmFacts()
         self.functions: list[str] = []
+        self.function_nodes: list[ast.AST] = []
         self.classes = 0
+        self.class_names: list[str] = []  # qualified names of the enclosing classes
+        self.loops: list[tuple[str, ast.expr]] = []  # (target, iterable) of enclosing `for`s
         self.global_statements: dict[str, ast.stmt] = {}
         self.memo_nodes: dict[Location, tuple] = {}
         self.cached_nodes: dict[str, ast.FunctionDef | ast.AsyncFunctionDef] = {}
@@ -297,7 +300,12 @@ class CacheCollector:
         elif kind in (ast.For, ast.AsyncFor):
             self.visit(node.target)
             self.visit(node.iter)
-            self._block(node.body)
+            if isinstance(node.target, ast.Name):
+                self.loops.append((node.target.id, node.iter))
+                self._block(node.body)
+                self.loops.pop()
+            else:
+                self._block(node.body)
             self._block(node.orelse)
             return
         elif kind is ast.While:
@@ -365,15 +373,19 @@ class CacheCollector:
             if bases & DECLARATIVE_CLASS:
                 self.facts.declarative_bases.add(qname)
         self.classes += 1
+        self.class_names.append(qname or "")
         self._visit_all(node.decorator_list)
         self._visit_all(node.bases)
         self._visit_all(node.keywords)
         self._block(node.body)
+        self.class_names.pop()
         self.classes -= 1
 
     def _function(self, node) -> None:
         qname = self.names.definition(node) or node.name
         self.functions.append(qname)
+        self.function_nodes.append(node)
+        loops, self.loops = self.loops, []
         for expr in node.decorator_list:
             target = expr.func if isinstance(expr, ast.Call) else expr
             names = self.qnames(target)
@@ -398,6 +410,8 @@ class CacheCollector:
         if node.returns is not None:
             self.visit(node.returns)
         self._block(node.body)
+        self.loops = loops
+        self.function_nodes.pop()
         self.functions.pop()
 
     def _memos(self, body: list[ast.stmt]) -> None:
@@ -420,20 +434,78 @@ class CacheCollector:
             self.memo_nodes[memo.location] = (stmt, query_node, returns)
 
     def _other_memo(self, container: ast.expr, value: ast.expr, node: ast.AST) -> None:
-        """A module-level container filled with a query result in a shape the fix does not
-        rewrite: reported only."""
-        if not self.functions or not isinstance(container, ast.Name):
+        """A module-level container filled with query results in a shape the fix does not
+        rewrite as a memo (FS003 may still rewrite a loader run at start-up), or a container
+        held on a class: reported."""
+        if not self.functions:
+            return
+        if isinstance(container, ast.Attribute):
+            self._class_cache(container, value, node)
+            return
+        if not isinstance(container, ast.Name):
             return
         names = self.qnames(container)
         if not any(q.count(".<locals>.") == 0 and "." in q for q in names):
             return
-        query = summarise(value, self.qnames) if isinstance(value, ast.Call) else None
+        query = self._filled_with(value)
         if query is None:
             return
         location = self.location(node)
         if any(memo.cache == names and memo.function == self.functions[-1] for memo in self.facts.memos):
-            return  # the plain shape, recorded by _memos
+            return  # the plain shape, recorded by _memos, or this container seen already
         self.facts.memos.append(Memo(self.functions[-1], names, query, location, "other"))
+
+    def _class_cache(self, target: ast.Attribute, value: ast.expr, node: ast.AST) -> None:
+        """``cls.X = <ORM objects>`` (or ``Class.X``, ``type(self).X``, ``self.__class__.X``,
+        and ``cls.X[key] = ...``) inside a function: objects kept on a class, for as long as
+        the process lives."""
+        owner = self._class_of(target.value)
+        if owner is None:
+            return
+        query = self._filled_with(value)
+        if query is None:
+            return
+        names = frozenset({f"{owner}.{target.attr}"})
+        if any(memo.cache == names for memo in self.facts.memos):
+            return
+        self.facts.memos.append(Memo(self.functions[-1], names, query, self.location(node), "class"))
+
+    def _class_of(self, node: ast.expr) -> str | None:
+        """The class ``node`` names inside a method: ``cls`` (the first parameter of a method
+        of that class), ``type(self)``, ``self.__class__``, or a class of this module by name."""
+        function = self.function_nodes[-1]
+        params = function.args.posonlyargs + function.args.args
+        here = self.class_names[-1] if self.class_names else ""
+        if isinstance(node, ast.Name):
+            if here and params and node.id == params[0].arg == "cls":
+                return here
+            known = {q for q in self.qnames(node) if q in self.facts.classes}
+            return min(known) if known else None
+        if here and (
+            isinstance(node, ast.Attribute) and node.attr == "__class__" and isinstance(node.value, ast.Name)
+            or isinstance(node, ast.Call) and isinstance(node.func, ast.Name) and node.func.id == "type"
+            and len(node.args) == 1 and isinstance(node.args[0], ast.Name)
+        ):
+            return here
+        return None
+
+    def _filled_with(self, value: ast.expr) -> QuerySummary | None:
+        """The query whose objects ``value`` holds: the query itself, the target of an
+        enclosing ``for item in <query>``, or a comprehension over a query keeping the objects
+        (``{a.symbol: a for a in <query>}``; not ``{a.symbol: a.name ...}``)."""
+        if isinstance(value, ast.Call):
+            return summarise(value, self.qnames)
+        if isinstance(value, ast.Name):
+            for target, iterable in reversed(self.loops):
+                if target == value.id:
+                    return summarise(iterable, self.qnames)
+            return None
+        if isinstance(value, (ast.ListComp, ast.SetComp, ast.DictComp)) and len(value.generators) == 1:
+            generator = value.generators[0]
+            element = value.value if isinstance(value, ast.DictComp) else value.elt
+            if isinstance(generator.target, ast.Name) and _holds(element, generator.target.id):
+                return summarise(generator.iter, self.qnames)
+        return None
 
     def _call(self, node: ast.Call) -> None:
         func = node.func
@@ -447,6 +519,8 @@ class CacheCollector:
         for target in node.targets:
             if isinstance(target, ast.Subscript):
                 self._other_memo(target.value, node.value, node)
+            elif isinstance(target, ast.Attribute) and self.functions:
+                self._class_cache(target, node.value, node)
         if len(node.targets) != 1 or not isinstance(node.targets[0], ast.Name):
             return
         target = node.targets[0]
@@ -493,6 +567,15 @@ class CacheCollector:
 
 
 TRIES = (ast.Try, ast.TryStar) if hasattr(ast, "TryStar") else (ast.Try,)
+
+
+def _holds(element: ast.expr, name: str) -> bool:
+    """``element`` is the name ``name`` itself, or a tuple or list holding it."""
+    if isinstance(element, ast.Name):
+        return element.id == name
+    if isinstance(element, (ast.Tuple, ast.List)):
+        return any(_holds(e, name) for e in element.elts)
+    return False
 
 
 def _call_arguments(node: ast.Call) -> list[ast.AST]:

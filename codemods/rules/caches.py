@@ -17,7 +17,7 @@ import re
 import tokenize
 from typing import Iterator
 
-from ..analysis.walk import walk
+from ..analysis.walk import children, walk
 from ..lazy import libcst as cst
 
 from ..analysis.names import absolute_module
@@ -38,8 +38,8 @@ class GlobalOrmCache(Rule):
     name = "global-orm-cache"
     what = (
         "ORM objects kept across requests: a module-level name bound to a query result at "
-        "import, a dict memo filled with query results, or `functools.lru_cache`/`cache` on a "
-        "function that queries."
+        "import, a dict memo or a dict filled at start-up with query results, a cache held "
+        "on a class, or `functools.lru_cache`/`cache` on a function that queries."
     )
     why = (
         "An object loaded once keeps the state it had then. Every request reads the same "
@@ -60,11 +60,13 @@ class GlobalOrmCache(Rule):
     )
     fix_safety = (
         "Safe for the plain forms: each use now queries, inside the request's session, so it "
-        "sees the current rows (at the cost of one query per use). A constant's name becomes the "
+        "sees the current rows (at the cost of one query per use). A dict a loader fills at "
+        "start-up goes: the loader returns a dict of its own, and each read calls it. A constant's name becomes the "
         "function's in snake case (`supported_assets`, as pep8-naming's N802 asks), with every "
         "import and use in the project renamed; it is kept where an edited module already "
         "uses the new name or the module lists `__all__`. Not rewritten, only reported: a name read while modules are "
-        "imported or reassigned through `global`, memos of another shape, and `lru_cache`d "
+        "imported or reassigned through `global`, memos of another shape, caches held on "
+        "classes, and `lru_cache`d "
         "functions whose `cache_clear()` someone calls. Cache ids or primitives instead, or "
         "re-attach objects with `session.merge(obj, load=False)`."
     )
@@ -129,8 +131,30 @@ class GlobalOrmCache(Rule):
                 continue
             cache = min(memo.cache, default="the cache").rpartition(".")[2]
             message = f"`{cache}` memoizes ORM objects across requests: {WHY_STALE}"
+            if memo.shape == "class":
+                owner = min(memo.cache).rpartition(".")[0].rpartition(".")[2]
+                yield self.finding(
+                    ctx, memo.location,
+                    f"`{owner}.{cache}` keeps ORM objects on a class, across requests: {WHY_STALE} "
+                    f"(not fixed: a cache held on a class; query where it is read, or keep ids "
+                    f"or plain values)",
+                )
+                continue
             if memo.shape is not None:
-                yield self.finding(ctx, memo.location, f"{message} (not fixed: a memo of a shape fixsessions does not rewrite)")
+                startup = _startup_fill(ctx, memo)
+                if startup is None:
+                    yield self.finding(ctx, memo.location, f"{message} (not fixed: a memo of a shape fixsessions does not rewrite)")
+                    continue
+                loader, edits, problem = startup
+                message = (
+                    f"`{cache}` holds ORM objects loaded once, at start-up, by `{loader}()`: "
+                    f"{WHY_STALE}"
+                )
+                if problem is not None:
+                    yield self.finding(ctx, memo.location, f"{message} (not fixed: {problem})")
+                else:
+                    fix = Fix("safe", edits, group=f"FS003:{min(memo.cache)}")
+                    yield self.finding(ctx, memo.location, f"{message}; `{loader}()` now returns them, and each use calls it", fix)
                 continue
             if_node, _, returns = ctx.collected.caches.memo_nodes[memo.location]
             if _memo_has_comment(ctx, if_node, returns):
@@ -351,6 +375,210 @@ def _drop_unused_dict(ctx: FileContext, memo) -> list:
     if uses != 1:  # the definition's own target
         return []
     return [(definitions[0], lambda node, tree: cst.RemovalSentinel.REMOVE)]
+
+
+# -- a dict filled at start-up by a loader function ---------------------------------------------
+
+MUTATORS = frozenset({"clear", "update", "setdefault", "pop", "popitem", "__setitem__", "__delitem__"})
+
+
+def _startup_fill(ctx: FileContext, memo):
+    """For a module-level dict that a function of the module fills with ORM objects, and that
+    only start-up runs (``with app.app_context(): load_navigation()``): (the loader's name,
+    the edits, None), or (name, None, why it is not rewritten). None for any other shape.
+
+    The fix makes the loader fill and return a dict of its own, turns every read of the dict
+    into a call of the loader, and removes the dict and the start-up calls."""
+    module = ctx.facts.name
+    cache = next((q for q in memo.cache if q.rpartition(".")[0] == module), None)
+    if cache is None or memo.function.rpartition(".")[0] != module:
+        return None
+    name, loader_name = cache.rpartition(".")[2], memo.function.rpartition(".")[2]
+    loader = ctx.collected.function_nodes.get(memo.function)
+    if loader is None or not any(stmt is loader for stmt in ctx.tree.body):
+        return None
+    calls = _startup_calls(ctx, loader_name)
+    if not calls or _mentions(ctx.tree, loader_name) != len(calls) + 1:
+        return None  # not run at start-up only (a reload, or a loader passed around)
+
+    def problem(why: str):
+        return loader_name, None, why
+
+    args = loader.args
+    if args.posonlyargs or args.args or args.vararg or args.kwonlyargs or args.kwarg or loader.decorator_list:
+        return problem(f"`{loader_name}()` takes arguments or is decorated")
+    if not isinstance(loader.body[0], ast.stmt) or loader.body[0].lineno == loader.lineno:
+        return problem(f"`{loader_name}()` is written on one line")
+    if any(isinstance(n, (ast.Return, ast.Yield, ast.YieldFrom, ast.Global, ast.Nonlocal)) for n in _own_nodes(loader)):
+        return problem(f"`{loader_name}()` returns, yields or declares `global` names")
+    index = ctx.index
+    for facts in index.modules.values():
+        if facts.name != module and {cache, memo.function} & {index.resolve(t) for t in facts.bindings.values()}:
+            return problem(f"{os.path.relpath(facts.path)} imports `{name}` or `{loader_name}`")
+    for path, text in index.unparsed:
+        if name in text:
+            return problem(f"{os.path.relpath(path)}, which could not be parsed, mentions `{name}`")
+    body = ctx.tree.body
+    definitions = [
+        stmt for position, stmt in enumerate(body)
+        if _empty_dict_definition(stmt, name) and _alone_on_its_lines(body, position)
+    ]
+    if len(definitions) != 1:
+        return problem(f"`{name}` is not made once, as `{name} = {{}}`, at module level")
+    definition = definitions[0]
+    if _comments_other_than_loaded_once(ctx, definition):
+        return problem(f"a comment on `{name} = {{}}` would be lost")
+    readers = []
+    names = [n for n in walk(ctx.tree) if isinstance(n, ast.Name) and n.id == name]
+    if _mentions(ctx.tree, name) != len(names):
+        return problem(f"`{name}` is also used as an attribute, keyword or parameter name")
+    inside = {id(n) for n in _own_nodes(loader)}
+    for node in names:
+        if id(node) in inside or node is definition.targets[0]:
+            continue
+        function = _enclosing_function(ctx, node)
+        if function is None:
+            return problem(f"`{name}` is read while the module is imported (line {node.lineno})")
+        if not isinstance(node.ctx, ast.Load) or _mutated(ctx, node):
+            return problem(f"`{name}` is changed outside `{loader_name}()` (line {node.lineno})")
+        readers.append(node)
+    removals = []
+    for call, block in calls:
+        if _has_comment(ctx, call):
+            return problem(f"a comment on the start-up call on line {call.lineno} would be lost")
+        if block is not None and _has_comment(ctx, block):
+            return problem(f"a comment in the block on line {block.lineno} would be lost")
+        removals.append(block if block is not None else call)
+    for stmt in {id(r): r for r in removals}.values():
+        where = ctx.block_of(stmt)
+        if where is None or len(where[0]) == sum(1 for s in removals if any(s is b for b in where[0])):
+            return problem(f"removing the start-up call would leave the block on line {stmt.lineno} empty")
+    local = name.lower()
+    if local != name and _mentions(loader, local):
+        local = name
+    edits = [(definition, lambda node, tree: cst.RemovalSentinel.REMOVE)]
+    edits += [(loader, lambda node, tree: _returning(node, name, local))]
+    edits += [(n, lambda node, tree: cst.Call(func=cst.Name(loader_name))) for n in readers]
+    edits += [
+        (stmt, lambda node, tree: cst.RemovalSentinel.REMOVE)
+        for stmt in {id(r): r for r in removals}.values()
+    ]
+    return loader_name, edits, None
+
+
+def _startup_calls(ctx: FileContext, loader: str) -> list:
+    """``loader()`` run as a statement at module level, in the body of a module-level app
+    factory (a function making a `Flask` app), or in a ``with X.app_context():`` there:
+    (statement, the `with` when every statement of its body is such a call, else None)."""
+    found = []
+    factories = {app.function.rpartition(".")[2] for app in ctx.facts.apps if app.function}
+
+    def is_call(stmt) -> bool:
+        return (
+            isinstance(stmt, ast.Expr) and isinstance(stmt.value, ast.Call)
+            and isinstance(stmt.value.func, ast.Name) and stmt.value.func.id == loader
+            and not stmt.value.args and not stmt.value.keywords
+        )
+
+    def scan(body: list[ast.stmt], nested: bool) -> None:
+        for stmt in body:
+            if is_call(stmt):
+                found.append((stmt, None))
+            elif isinstance(stmt, ast.With) and _app_context_with(stmt):
+                calls = [s for s in stmt.body if is_call(s)]
+                whole = len(calls) == len(stmt.body)
+                found.extend((call, stmt if whole else None) for call in calls)
+            elif isinstance(stmt, FUNCTIONS) and not nested and stmt.name in factories:
+                scan(stmt.body, True)
+
+    scan(ctx.tree.body, False)
+    return found
+
+
+FUNCTIONS = (ast.FunctionDef, ast.AsyncFunctionDef)
+
+
+def _app_context_with(stmt: ast.With) -> bool:
+    return all(
+        item.optional_vars is None and isinstance(item.context_expr, ast.Call)
+        and isinstance(item.context_expr.func, ast.Attribute)
+        and item.context_expr.func.attr == "app_context"
+        for item in stmt.items
+    )
+
+
+def _own_nodes(function: ast.AST):
+    """The nodes of ``function``'s body, not those of functions and classes inside it."""
+    todo = list(function.body)
+    while todo:
+        node = todo.pop()
+        yield node
+        if not isinstance(node, (*FUNCTIONS, ast.ClassDef, ast.Lambda)):
+            todo.extend(children(node))
+
+
+def _enclosing_function(ctx: FileContext, node: ast.AST):
+    parent = ctx.parent(node)
+    while parent is not None and not isinstance(parent, (*FUNCTIONS, ast.Lambda)):
+        parent = ctx.parent(parent)
+    return parent
+
+
+def _mutated(ctx: FileContext, node: ast.Name) -> bool:
+    """``node`` (a read of the dict) is changed where it is read: ``D[k] = v``, ``del D[k]``,
+    ``D[k] += v``, ``D.update(...)``."""
+    parent = ctx.parent(node)
+    if isinstance(parent, ast.Subscript):
+        return not isinstance(parent.ctx, ast.Load) or isinstance(ctx.parent(parent), ast.AugAssign)
+    return isinstance(parent, ast.Attribute) and parent.attr in MUTATORS
+
+
+def _comments_other_than_loaded_once(ctx: FileContext, stmt: ast.stmt) -> bool:
+    """A comment on ``stmt``'s lines (or those LibCST keeps with it) that does not say the
+    value is loaded once: removing the statement removes them."""
+    first = _leading_start(ctx, stmt)
+    for line in range(first, stmt.end_lineno + 1):
+        if ctx.positions.has_comment(line, line):
+            text = ctx.positions.lines[line - 1]
+            if not LOADED_ONCE.search(text[text.index("#"):] if "#" in text else text):
+                return True
+    return False
+
+
+def _returning(function: cst.FunctionDef, old: str, new: str) -> cst.FunctionDef:
+    """The loader filling a dict of its own (``new = {}`` first, a leading ``new.clear()``
+    dropped) and returning it."""
+    statements = [s.visit(_Renamer(old, new)) for s in function.body.body]
+    start = 1 if function.get_docstring() is not None else 0
+    if start < len(statements) and _is_clear(statements[start], new):
+        del statements[start]
+    made = cst.SimpleStatementLine([cst.Assign([cst.AssignTarget(cst.Name(new))], cst.Dict([]))])
+    statements.insert(start, made)
+    statements.append(cst.SimpleStatementLine([cst.Return(cst.Name(new))]))
+    return function.with_changes(body=function.body.with_changes(body=statements))
+
+
+class _Renamer(cst.CSTTransformer):
+    def __init__(self, old: str, new: str) -> None:
+        super().__init__()
+        self.old, self.new = old, new
+
+    def leave_Name(self, original, updated):
+        return updated.with_changes(value=self.new) if updated.value == self.old else updated
+
+
+def _is_clear(statement, name: str) -> bool:
+    """``name.clear()`` alone on its line, with no comment."""
+    if not isinstance(statement, cst.SimpleStatementLine) or len(statement.body) != 1:
+        return False
+    if any(line.comment for line in statement.leading_lines) or statement.trailing_whitespace.comment:
+        return False
+    expr = statement.body[0]
+    return (
+        isinstance(expr, cst.Expr) and isinstance(expr.value, cst.Call) and not expr.value.args
+        and isinstance(expr.value.func, cst.Attribute) and expr.value.func.attr.value == "clear"
+        and isinstance(expr.value.func.value, cst.Name) and expr.value.func.value.value == name
+    )
 
 
 def _empty_dict_definition(stmt: ast.stmt, name: str) -> bool:

@@ -2,6 +2,8 @@
 
 from textwrap import dedent
 
+import pytest
+
 from fixsessions.codemods.engine import Settings, run
 from helpers import check_noop, check_transformed, findings, make_project
 
@@ -1450,3 +1452,132 @@ def test_noop_a_registry_only_an_annotation_declares(tmp_path):
     app = "from flask import Flask\n\nfrom pkg.database import Session\n\napp = Flask(__name__)\n"
     check_noop(tmp_path, {"pkg/__init__.py": "", "pkg/database.py": database, "pkg/app.py": app},
                Settings(select=frozenset({"FS001"})))
+
+
+# -- namespace packages and folders put on sys.path ------------------------------------------------
+
+NAMESPACE_APP = """\
+from flask import Flask
+
+from {module} import db_session
+
+app = Flask(__name__)
+
+
+@app.get("/")
+def index():
+    return str(db_session.execute("SELECT 1").scalar())
+"""
+
+NAMESPACE_FIXED = """\
+from flask import Flask
+
+from {module} import db_session
+
+app = Flask(__name__)
+
+
+@app.teardown_appcontext
+def shutdown_session(exception=None):
+    db_session.remove()
+
+
+@app.get("/")
+def index():
+    return str(db_session.execute("SELECT 1").scalar())
+"""
+
+
+@pytest.mark.parametrize(
+    "folder, module",
+    [
+        pytest.param("app", "app.database", id="namespace-package"),
+        pytest.param("src/app", "app.database", id="namespace-package-in-src"),
+        pytest.param("app/api", "app.api.database", id="nested-namespace-packages"),
+        pytest.param("app", "database", id="flat-folder-of-modules"),
+    ],
+)
+def test_folders_without_init_py_imported_either_way(tmp_path, folder, module):
+    # `app/` holds no `__init__.py`: run from the project root it is a PEP 420 namespace
+    # package (`from app.database import ...`); run from inside, its modules are top-level.
+    files = {
+        "pyproject.toml": "",
+        f"{folder}/database.py": DATABASE,
+        f"{folder}/main.py": NAMESPACE_APP.format(module=module),
+    }
+    check_transformed(tmp_path, files, {f"{folder}/main.py": NAMESPACE_FIXED.format(module=module)}, ONLY_FS001)
+
+
+def test_a_library_of_the_same_name_is_no_namespace_package(tmp_path):
+    # `alembic/` holds migrations; `from alembic import op` is the library, not the folder.
+    from fixsessions.codemods.engine.core import project_indexes
+
+    root = make_project(tmp_path, {
+        "pyproject.toml": "",
+        "alembic/env.py": "from alembic import context\n\n" + DATABASE,
+        "alembic/versions/0001_init.py": "from alembic import op\n\n" + DATABASE,
+        "app/database.py": DATABASE,
+        "app/main.py": "from app import database\n",
+    })
+    names = {
+        facts.name: str(facts.path.relative_to(root))
+        for _, index in project_indexes([root]) for facts in index.modules.values()
+    }
+    assert names == {
+        "env": "alembic/env.py",
+        "0001_init": "alembic/versions/0001_init.py",
+        "app.database": "app/database.py",
+        "app.main": "app/main.py",
+    }
+
+
+SYS_PATH_APP = """\
+import os
+import sys
+
+sys.path.insert(0, os.path.join(os.path.dirname(__file__), "..", "lib"))
+
+from flask import Flask
+
+import db.conn
+
+app = Flask(__name__)
+"""
+
+
+def test_a_registry_in_a_folder_put_on_sys_path(tmp_path):
+    check_transformed(tmp_path, {
+        "pyproject.toml": "",
+        "lib/db/__init__.py": "",
+        "lib/db/conn.py": DATABASE,
+        "web/server.py": SYS_PATH_APP,
+    }, {
+        "web/server.py": SYS_PATH_APP + dedent("""\
+
+
+            @app.teardown_appcontext
+            def shutdown_session(exception=None):
+                db.conn.db_session.remove()
+            """),
+    }, ONLY_FS001)
+
+
+def test_noop_other_roots_are_not_searched_without_a_sys_path_change(tmp_path):
+    # Without `sys.path.insert`, `import db.conn` from web/ names some installed `db`, not lib/db.
+    check_noop(tmp_path, {
+        "pyproject.toml": "",
+        "lib/db/__init__.py": "",
+        "lib/db/conn.py": DATABASE,
+        "web/server.py": SYS_PATH_APP.replace('sys.path.insert(0, os.path.join(os.path.dirname(__file__), "..", "lib"))\n', ""),
+    }, ONLY_FS001)
+
+
+def test_a_folder_whose_modules_import_each_other_by_bare_names_keeps_them(tmp_path):
+    # tests/ imports `app.main`, but app/main.py imports `database` bare: the app runs with
+    # app/ on sys.path, and the registry is `database.db_session`.
+    check_transformed(tmp_path, {
+        "pyproject.toml": "",
+        "app/database.py": DATABASE,
+        "app/main.py": NAMESPACE_APP.format(module="database"),
+        "tests/test_main.py": "from app.main import app\n",
+    }, {"app/main.py": NAMESPACE_FIXED.format(module="database")}, ONLY_FS001)

@@ -4,8 +4,8 @@ is only reported."""
 
 from textwrap import dedent
 
-from fixsessions.codemods.engine import Settings
-from helpers import check_noop, check_transformed, findings
+from fixsessions.codemods.engine import Settings, run
+from helpers import check_noop, check_transformed, findings, make_project
 
 FS013 = Settings(select=frozenset({"FS013"}))
 
@@ -180,3 +180,143 @@ def test_apscheduler_jobs_are_reported(tmp_path):
     [finding] = findings(result)
     assert finding.path.name == "jobs.py" and finding.fix is None
     assert finding.message.startswith("APScheduler jobs (`expire_tokens`) use scoped_session `db_session`")
+
+
+def test_apscheduler_jobs_added_by_add_job_are_reported(tmp_path):
+    jobs = """\
+        from apscheduler.schedulers.background import BackgroundScheduler
+
+        from pkg.database import db_session
+
+
+        def expire_tokens():
+            db_session.execute("DELETE FROM tokens WHERE expired")
+            db_session.commit()
+
+
+        def start():
+            scheduler = BackgroundScheduler()
+            scheduler.add_job(expire_tokens, "interval", minutes=5)
+            scheduler.start()
+        """
+    files = project(jobs=jobs)
+    del files["pkg/tasks.py"], files["pkg/worker.py"]
+    result = check_noop(tmp_path, files, FS013)
+    [finding] = findings(result)
+    assert (finding.path.name, finding.location.line, finding.fix) == ("jobs.py", 6, None)
+    assert finding.message.startswith("APScheduler jobs (`expire_tokens`) use scoped_session `db_session`")
+    keyword = files["pkg/jobs.py"].replace("add_job(expire_tokens,", "add_job(func=expire_tokens, trigger=")
+    result = check_noop(tmp_path / "keyword", {**files, "pkg/jobs.py": keyword}, FS013)
+    assert [f.location.line for f in findings(result)] == [6]
+
+
+# -- a Celery app made by a function ----------------------------------------------------------------
+
+MADE_WORKER = """\
+from celery import Celery
+
+
+def make_celery():
+    return Celery(__name__, broker="redis://localhost")
+
+
+celery = make_celery()
+"""
+
+
+def test_a_celery_app_made_by_a_function_gets_the_handler(tmp_path):
+    check_transformed(tmp_path, project(worker=MADE_WORKER), {"pkg/worker.py": """\
+        from celery import Celery
+        from celery.signals import task_postrun
+
+        from pkg.database import db_session
+
+
+        def make_celery():
+            return Celery(__name__, broker="redis://localhost")
+
+
+        celery = make_celery()
+
+
+        @task_postrun.connect
+        def remove_session(*args, **kwargs):
+            db_session.remove()
+        """}, FS013)
+
+
+def test_noop_flasks_make_celery_pattern_runs_tasks_in_an_app_context(tmp_path):
+    # Flask's documented `make_celery(app)`: a Task subclass pushing the app context.
+    worker = """\
+        from celery import Celery, Task
+        from flask import Flask
+
+        flask_app = Flask(__name__)
+
+
+        def make_celery(app):
+            class FlaskTask(Task):
+                def __call__(self, *args, **kwargs):
+                    with app.app_context():
+                        return self.run(*args, **kwargs)
+
+            celery = Celery(app.import_name, task_cls=FlaskTask)
+            return celery
+
+
+        celery = make_celery(flask_app)
+        """
+    check_noop(tmp_path, project(worker=dedent(worker)), FS013)
+
+
+# -- a configuration-only Flask app made for workers ------------------------------------------------
+
+CONFIG_ONLY_WORKER = """\
+from celery import Celery
+from flask import Flask
+
+from pkg.database import db_session
+
+flask_app = Flask(__name__)
+flask_app.config.from_object("pkg.settings")
+celery = Celery(__name__, broker=flask_app.config["BROKER_URL"])
+"""
+
+
+def test_a_config_only_app_for_workers_gets_no_teardown_but_a_report(tmp_path):
+    # FS001 would add a teardown that never runs; the tasks get the task_postrun handler.
+    result = check_transformed(tmp_path, project(worker=CONFIG_ONLY_WORKER), {"pkg/worker.py": """\
+        from celery import Celery
+        from celery.signals import task_postrun
+        from flask import Flask
+
+        from pkg.database import db_session
+
+        flask_app = Flask(__name__)
+        flask_app.config.from_object("pkg.settings")
+        celery = Celery(__name__, broker=flask_app.config["BROKER_URL"])
+
+
+        @task_postrun.connect
+        def remove_session(*args, **kwargs):
+            db_session.remove()
+        """}, Settings(select=frozenset({"FS001", "FS013"})))
+    initial = [f for file in result.files for f in file.initial]
+    assert [(f.code, f.location.line, f.fix is None) for f in initial] == [("FS013", 6, True), ("FS013", 8, False)]
+    assert initial[0].message.startswith(
+        "Flask app `flask_app` serves no request: it is made for the workers of Celery app `celery`")
+
+
+def test_an_app_beside_the_celery_app_that_serves_views_gets_its_teardown(tmp_path):
+    worker = CONFIG_ONLY_WORKER + dedent("""\
+
+
+        @flask_app.route("/")
+        def index():
+            return str(db_session.execute("SELECT 1").scalar())
+        """)
+    root = make_project(tmp_path, project(worker=worker))
+    result = run([root], Settings(select=frozenset({"FS001", "FS013"})))
+    applied = [(f.code, f.location.line) for file in result.files for f in file.applied]
+    assert ("FS001", 6) in applied and ("FS013", 6) not in applied
+    assert not [f for file in result.files for f in file.initial if f.code == "FS013" and f.location.line == 6]

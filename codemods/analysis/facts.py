@@ -37,6 +37,12 @@ SCOPED_SESSION = frozenset(
     {"sqlalchemy.orm.scoped_session", "sqlalchemy.orm.scoping.scoped_session"}
 )
 FLASK = frozenset({"flask.Flask", "flask.app.Flask"})
+# What makes an app serve requests: views and blueprints registered on it.
+ROUTES = frozenset({
+    "route", "get", "post", "put", "patch", "delete", "add_url_rule", "register_blueprint",
+    "endpoint",
+})
+SYS_PATH = frozenset({"sys.path.insert", "sys.path.append", "site.addsitedir"})
 CELERY = frozenset({"celery.Celery", "celery.app.Celery", "celery.app.base.Celery"})
 # `@click.command()`: a stand-alone command, which pushes no Flask app context of its own
 CLICK_ONLY = frozenset({"click.command", "click.group", "click.decorators.command"})
@@ -204,6 +210,8 @@ class ModuleFacts:
     # name -> (function, where)
     shadowed_registries: dict[str, tuple[str, Location]] = field(default_factory=dict)
     celery_apps: dict[str, Location] = field(default_factory=dict)  # `X = Celery(...)`
+    celery_factories: set[str] = field(default_factory=set)  # functions returning `Celery(...)`
+    made_at: dict[str, Location] = field(default_factory=dict)  # where each `made_by` name is bound
     # `self.X = scoped_session(...)` in a method: (class, X, method, where)
     class_registries: list[tuple[str, str, str, Location]] = field(default_factory=list)
     main_guard: bool = False  # `if __name__ == "__main__":` at module level, starting no server
@@ -211,6 +219,8 @@ class ModuleFacts:
     calls: list[CallWithArgs] = field(default_factory=list)
     module_names: set[str] = field(default_factory=set)  # every name bound at module level
     gevent_patched: bool = False  # calls gevent.monkey.patch_all()
+    extends_sys_path: bool = False  # calls sys.path.insert(...), sys.path.append(...)
+    routed: set[str] = field(default_factory=set)  # X of `@X.route(...)`, `X.register_blueprint(...)`
     sessions: SessionFacts = field(default_factory=SessionFacts)
     orm: OrmFacts = field(default_factory=OrmFacts)
     reports: ReportFacts = field(default_factory=ReportFacts)
@@ -231,9 +241,22 @@ def module_name_for(path: Path) -> tuple[Path, Where]:
 def _package_of(directory: Path) -> tuple[Path, tuple[str, ...]]:
     """(import root, package names) of a folder, asked of the disk once per folder."""
     if directory.parent == directory or not (directory / "__init__.py").is_file():
-        return directory, ()
+        return _NAMESPACES.get(directory, (directory, ()))
     root, packages = _package_of(directory.parent)
     return root, (*packages, directory.name)
+
+
+# Folders without `__init__.py` that the project imports as packages (PEP 420 namespace
+# packages): folder -> (the import root above them, their dotted names). Set for one run by
+# `set_namespace_packages`; forked workers inherit it.
+_NAMESPACES: dict[Path, tuple[Path, tuple[str, ...]]] = {}
+
+
+def set_namespace_packages(found: dict[Path, tuple[Path, tuple[str, ...]]]) -> None:
+    if found != _NAMESPACES:
+        _NAMESPACES.clear()
+        _NAMESPACES.update(found)
+        _package_of.cache_clear()
 
 
 class _Collector:
@@ -256,6 +279,7 @@ class _Collector:
         self.class_registry_statements: dict[tuple[str, str], ast.stmt] = {}
         self.worker_statements: dict[str, ast.stmt] = {}  # `celery = Celery(...)`
         self.returns: dict[str, list] = {}  # function -> what its `return`s hand back
+        self.celery_locals: set[tuple[str, str]] = set()  # (function, name) bound to `Celery(...)`
         self.session_plans: list[Plan] = []
         self.helper_depth = 0  # >0 inside a session helper: its session is the point
         self.blocks_seen: list[tuple[list[ast.stmt], str]] = []  # (statements, function)
@@ -410,6 +434,8 @@ class _Collector:
                 self.cli_commands.add(qname)  # click's, Flask's `app.cli`'s, Flask-Script's
                 if not self.qnames(called) & CLICK_ONLY:  # a Flask app's command, not a script's
                     self.facts.cli_commands[qname] = self.positions.name_location(node)
+            if isinstance(called, ast.Attribute) and called.attr in ROUTES:
+                self.facts.routed |= self.qnames(called.value)  # `@app.route("/")`: it serves
             if isinstance(decorator, ast.Attribute) and decorator.attr in TEARDOWN_KINDS:
                 self.facts.registrations.append(
                     Registration(
@@ -478,6 +504,12 @@ class _Collector:
         calls = {self.session_callee(v) if isinstance(v, ast.Call) else frozenset() for v in values}
         if len(calls) == 1:
             info.returns_call = calls.pop()
+        if all(
+            isinstance(v, ast.Call) and self.qnames(v.func) & CELERY
+            or isinstance(v, ast.Name) and (info.qname, v.id) in self.celery_locals
+            for v in values
+        ):
+            self.facts.celery_factories.add(info.qname)  # `def make_celery(app): ... return celery`
 
     def _assigned_attribute(self, target: ast.Attribute, value: ast.expr) -> None:
         """`self.Session = scoped_session(...)` in a method: a registry the class holds."""
@@ -507,7 +539,13 @@ class _Collector:
             return
         callee = self.qnames(value.func)
         if self.depth == 0 and callee:
-            self.facts.made_by[f"{self.facts.name}.{name.id}"] = callee
+            qname = f"{self.facts.name}.{name.id}"
+            self.facts.made_by[qname] = callee
+            if not callee & CELERY:
+                self.facts.made_at[qname] = self.location(name)
+                self.worker_statements[qname] = self.statement  # a Celery app, if a factory made it
+        if callee & CELERY and self.functions:
+            self.celery_locals.add((self.functions[-1].qname, name.id))
         if ALEMBIC_BIND in callee and self.functions:
             self.alembic_binds.add((self.functions[-1].qname, name.id))
         if callee & CELERY and self.depth == 0:
@@ -547,6 +585,8 @@ class _Collector:
             self._app(node, callee)  # `App(__name__)`: a Flask subclass, perhaps
         if "gevent.monkey.patch_all" in callee:
             self.facts.gevent_patched = True
+        if callee & SYS_PATH:
+            self.facts.extends_sys_path = True
         func = node.func
         info = self.current()
         if isinstance(func, ast.Attribute):
@@ -567,6 +607,8 @@ class _Collector:
                         info.removes_attrs.add(func.value.attr)
                 else:
                     info.closes |= owner
+            if method in ("add_url_rule", "register_blueprint"):
+                self.facts.routed |= self.qnames(func.value)
             if method in TEARDOWN_KINDS and len(node.args) + len(node.keywords) == 1:
                 handler = node.args[0] if node.args else node.keywords[0].value
                 handler_names = self.qnames(handler)

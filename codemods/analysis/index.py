@@ -313,8 +313,25 @@ class ProjectIndex:
     # -- workers (FS013) ----------------------------------------------------------------
     @cached_property
     def celery_apps(self) -> dict[str, ModuleFacts]:
-        """`celery = Celery(...)` at module level: qualified name -> its module."""
-        return {q: facts for facts in self.modules.values() for q in facts.celery_apps}
+        """`celery = Celery(...)` at module level, or `celery = make_celery(app)` where a
+        project function makes the Celery app: qualified name -> its module."""
+        found = {q: facts for facts in self.modules.values() for q in facts.celery_apps}
+        factories = self.celery_factories.keys()
+        if factories:
+            for facts in self.modules.values():
+                for qname in facts.made_at:
+                    if self.resolve_all(facts.made_by[qname]) & factories:
+                        found[qname] = facts
+        return found
+
+    @cached_property
+    def celery_factories(self) -> dict[str, ModuleFacts]:
+        """Functions that make a Celery app: qualified name -> its module."""
+        return {q: facts for facts in self.modules.values() for q in facts.celery_factories}
+
+    def celery_app_location(self, qname: str):
+        facts = self.celery_apps[qname]
+        return facts.celery_apps.get(qname) or facts.made_at[qname]
 
     @cached_property
     def worker_jobs(self) -> dict[str, list[str]]:
@@ -327,6 +344,16 @@ class ProjectIndex:
                 found.setdefault("celery", []).append(qname)
             elif any(d.endswith(".scheduled_job") for d in decorators):
                 found.setdefault("apscheduler", []).append(qname)
+        added = set()  # `scheduler.add_job(job, ...)`, `add_job(func=job)`
+        for facts in self.modules.values():
+            for call in facts.calls:
+                if any(c.endswith(".add_job") for c in call.callee):
+                    for key, names in call.args:
+                        if key in (0, "func"):
+                            added |= {q for q in self.resolve_all(names) if q in self.functions}
+        jobs = found.get("apscheduler", [])
+        if added - set(jobs):
+            found["apscheduler"] = jobs + sorted(added - set(jobs))
         return found
 
     @cached_property
@@ -671,6 +698,28 @@ class ProjectIndex:
     @cached_property
     def apps(self) -> frozenset[str]:
         return frozenset(a.qname for f in self.modules.values() for a in self.apps_of(f) if a.qname)
+
+    @cached_property
+    def served(self) -> frozenset[str]:
+        """What views or blueprints are registered on (`@app.route`, `register_blueprint`)."""
+        return self.resolve_all(q for f in self.modules.values() for q in f.routed)
+
+    def made_for_workers(self, app, facts) -> str | None:
+        """The Celery app a module-level Flask app is made beside, when the Flask app serves
+        no request (no view or blueprint is registered on it) and no task pushes an app
+        context: a configuration-only app for workers, whose teardown never runs."""
+        if app.function is not None or app.qname is None or app.qname in self.served:
+            return None
+        celery = sorted(q for q, home in self.celery_apps.items() if home is facts)
+        celery += sorted(q for q, home in self.celery_factories.items() if home is facts)
+        if not celery:
+            return None
+        jobs = [j for kind in self.worker_jobs.values() for j in kind]
+        modules = {self.function_module(j) for j in jobs} | {facts.name}
+        modules |= {f.name for f in self.celery_apps.values()} | {f.name for f in self.celery_factories.values()}
+        if any(self.modules[m].reports.app_contexts for m in modules if m in self.modules):
+            return None
+        return celery[0]
 
     @cached_property
     def blueprints(self) -> frozenset[str]:

@@ -20,13 +20,14 @@ from functools import partial
 from pathlib import Path
 
 from ..analysis import prefilter
-from ..analysis.facts import CollectedModule, Where, collect_facts, module_name_for
+from ..analysis.facts import CollectedModule, Where, collect_facts, module_name_for, set_namespace_packages
 from ..analysis.index import ProjectIndex
 from ..analysis.location import Positions, suppresses
 from ..rules import RULES
 from ..rules.base import FileContext, Finding, Fix, Rule
 from . import cache
 from .discovery import context_folders, discover, project_root, python_files_in
+from .namespaces import find_namespace_packages
 from .source import SourceError, SourceText, read_bytes, write_atomic
 
 MAX_ROUNDS = 8
@@ -229,6 +230,7 @@ def _detach(result: FileResult, settings: Settings) -> None:
 
 def _select(files: list[FileResult], workers: _Workers, progress) -> list:
     """Parse what the pre-filter selects, learning names until no new file turns up."""
+    set_namespace_packages({})  # what a previous run in this process found
     budget = [KEEP_BYTES] if workers.in_process(len(files), PARALLEL_READS) else None
     selected, remaining = _scan_all(files, (None, frozenset(), budget), workers, progress)
     learned: dict[str, set[str]] = {}  # name -> top-level packages that define it
@@ -257,7 +259,25 @@ def _select(files: list[FileResult], workers: _Workers, progress) -> list:
         shared = (prefilter.Mentions(new), frozenset(new), budget)
         pending, remaining = _scan_all(remaining, shared, workers, progress)
         selected += pending
-    return selected
+    return _named_in_namespace_packages(selected)
+
+
+def _named_in_namespace_packages(selected: list) -> list:
+    """The modules of namespace packages (see `codemods.engine.namespaces`) read again under
+    their dotted names; the others as they are."""
+    found = find_namespace_packages([(i.result.path, i.root, i.facts.imported) for i in selected])
+    if not found:
+        return selected
+    set_namespace_packages(found)
+    out = []
+    for item in selected:
+        if item.root not in found:
+            out.append(item)
+            continue
+        parsed = _parse(item.result, item.result.original or None)
+        if parsed is not None:
+            out.append(parsed if isinstance(item, _Parsed) else _Facts(parsed.result, parsed.root, parsed.facts))
+    return out
 
 
 def _scan_all(files: list[FileResult], shared, workers: _Workers, progress) -> tuple[list, list]:
@@ -372,8 +392,9 @@ def project_indexes(paths: list[Path], settings: Settings = Settings()) -> list[
     by_root: dict[Path, list] = defaultdict(list)
     for item in selected:
         by_root[item.root].append(item)
+    reached = _reached_through_sys_path(by_root)
     return [
-        (root, ProjectIndex(_by_name(group)))
+        (root, ProjectIndex(_by_name(reached[root] + group)))
         for root, group in sorted(by_root.items())
     ]
 
@@ -550,8 +571,9 @@ def _fix_all(selected: list, settings: Settings, unparsed, workers: "_Workers", 
             (result.path, result.original.decode("utf-8", "replace"))
         )
     rules = settings.rules()
+    reached = _reached_through_sys_path(by_root)
     for root, group in by_root.items():
-        index = ProjectIndex(_by_name(group), unparsed_by_root.get(root, []))
+        index = ProjectIndex(_by_name(reached[root] + group), unparsed_by_root.get(root, []))
         group = [p for p in group if _may_apply(rules, p.facts, index)]
         kept = [p for p in group if isinstance(p, _Parsed)]
         for done, item in enumerate(kept, 1):
@@ -564,6 +586,30 @@ def _fix_all(selected: list, settings: Settings, unparsed, workers: "_Workers", 
                                 progress, "fixing")
             for item, result in zip(again, fixed):
                 item.result.__dict__.update(result.__dict__)
+
+
+def _reached_through_sys_path(by_root: dict[Path, list]) -> dict[Path, list]:
+    """For each import root, the modules of other import roots of its project that it reaches
+    through ``sys.path``: when a module of the root extends ``sys.path`` (`sys.path.insert(0,
+    "lib")`) and the root imports a top-level name that only another root of the same project
+    defines (`import db.conn`, `lib/db/` in the tree), that root's modules join its index,
+    as long as no module name clashes. They are context there, fixed in their own root."""
+    marked: dict = {}
+    projects = {root: project_root(root, marked) for root in by_root}
+    reached: dict[Path, list] = {root: [] for root in by_root}
+    for root, group in by_root.items():
+        if projects[root] is None or not any(item.facts.extends_sys_path for item in group):
+            continue
+        mine = {item.facts.name.split(".")[0] for item in group}
+        wanted = {name.split(".")[0] for item in group for name in item.facts.imported} - mine
+        for other, members in sorted(by_root.items()):
+            if other == root or projects[other] != projects[root]:
+                continue
+            tops = {item.facts.name.split(".")[0] for item in members}
+            if tops & wanted and not tops & mine:
+                reached[root] += members
+                mine |= tops
+    return reached
 
 
 def _by_name(group: list) -> dict:

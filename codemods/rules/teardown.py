@@ -74,6 +74,8 @@ class MissingTeardown(Rule):
         if not used:
             return
         for app in index.apps_of(ctx.facts):
+            if index.made_for_workers(app, ctx.facts):
+                continue  # FS013's: its teardown would never run
             handlers = (
                 h for reg in index.registrations_for(app, ctx.facts.name) for h in reg.handler
             ) if app.qname else ()

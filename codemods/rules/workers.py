@@ -50,16 +50,41 @@ class WorkerWithoutRemove(Rule):
         "whatever its outcome, and `remove()` only closes the thread's session (rolling back what "
         "a task left uncommitted, which the next task would otherwise have committed or read "
         "through). Made where the project creates its Celery app; with `shared_task` and no "
-        "Celery app in the project, and for APScheduler jobs, it is reported."
+        "Celery app in the project, and for APScheduler jobs, it is reported. A configuration-"
+        "only Flask app made beside the Celery app is reported too: a teardown on it never runs."
     )
 
     @classmethod
     def may_apply(cls, facts, index) -> bool:
         return bool(index.registries) and bool(
-            facts.celery_apps or any(f.decorators for f in facts.functions.values())
+            facts.celery_apps or facts.made_at or facts.calls or facts.apps
+            or any(f.decorators for f in facts.functions.values())
         )
 
     def check(self, ctx: FileContext) -> Iterator[Finding]:
+        yield from self._worker_apps(ctx)
+        yield from self._jobs(ctx)
+
+    def _worker_apps(self, ctx: FileContext) -> Iterator[Finding]:
+        """A configuration-only Flask app made beside the Celery app: FS001 adds no teardown
+        to it (it would never run), so this says where the sessions are left."""
+        index, facts = ctx.index, ctx.facts
+        used = index.registries_used_by(facts.name)
+        if not used:
+            return
+        for app in index.apps_of(facts):
+            celery = index.made_for_workers(app, facts)
+            if celery is None:
+                continue
+            names = ", ".join(f"`{index.registries[q][0].name}`" for q in used)
+            yield self.finding(ctx, app.location, (
+                f"Flask app `{app.var}` serves no request: it is made for the workers of Celery "
+                f"app `{celery.rpartition('.')[2]}`, and no task pushes its app context, so a "
+                f"teardown on it would never run; scoped_session {names} must be removed after "
+                f"each task instead (a `task_postrun` handler)"
+            ))
+
+    def _jobs(self, ctx: FileContext) -> Iterator[Finding]:
         index, facts = ctx.index, ctx.facts
         cleanup = None
         for kind, jobs in sorted(index.worker_jobs.items()):
@@ -88,7 +113,7 @@ class WorkerWithoutRemove(Rule):
                 f"from task to task"
             )
             fix, reason = (None, None)
-            if kind == "celery" and facts.celery_apps:
+            if kind == "celery" and any(m is facts for m in index.celery_apps.values()):
                 fix, reason = self._fix(ctx, missing)
             elif kind == "celery":
                 reason = "no Celery app in the project to connect a `task_postrun` handler to"
@@ -111,6 +136,7 @@ class WorkerWithoutRemove(Rule):
         """Tasks run inside a Flask app context (a Task class pushing `app.app_context()`):
         the app's teardown is what removes the registry (FS001's business)."""
         modules = {index.function_module(j) for j in jobs} | {f.name for f in index.celery_apps.values()}
+        modules |= {f.name for f in index.celery_factories.values()}
         return any(index.modules[m].reports.app_contexts for m in modules if m in index.modules)
 
     @staticmethod
@@ -118,13 +144,13 @@ class WorkerWithoutRemove(Rule):
         """(module, location) where the finding goes: the Celery app, else the first job."""
         if kind == "celery" and index.celery_apps:
             qname = min(index.celery_apps)
-            return index.celery_apps[qname].name, index.celery_apps[qname].celery_apps[qname]
+            return index.celery_apps[qname].name, index.celery_app_location(qname)
         first = jobs[0]
         module = index.function_module(first)
         return module, index.function_location(first)
 
     def _fix(self, ctx: FileContext, missing: list[str]):
-        app = min(ctx.facts.celery_apps)
+        app = min(q for q, facts in ctx.index.celery_apps.items() if facts is ctx.facts)
         statement = ctx.collected.worker_statements.get(app)
         if statement is None:
             return None, "the Celery app is not assigned at module level"

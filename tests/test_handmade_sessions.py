@@ -1056,3 +1056,107 @@ def test_a_test_folder_above_the_project_does_not_make_its_modules_test_code(tmp
     changed = {f.path.name: f.fixed for f in result.changed}
     assert sorted(changed) == ["database.py", "services.py"]
     assert b"    with get_db_session() as session:\n" in changed["services.py"]
+
+
+# -- try/except/else forms, refresh and expunge -------------------------------------------------
+
+THINGS = """\
+from sqlalchemy import Column, Integer, String, create_engine
+from sqlalchemy.orm import declarative_base, sessionmaker
+
+engine = create_engine("sqlite:///{path}")
+SessionLocal = sessionmaker(bind=engine)
+Base = declarative_base()
+
+
+class Thing(Base):
+    __tablename__ = "things"
+    id = Column(Integer, primary_key=True)
+    name = Column(String)
+
+
+Base.metadata.create_all(engine)
+"""
+
+HANDED_BACK = """\
+from pkg.database import SessionLocal, Thing
+
+
+def create(name):
+    session = SessionLocal()
+    try:
+        thing = Thing(name=name)
+        session.add(thing)
+        session.commit()
+        session.refresh(thing)
+        session.expunge(thing)
+    except Exception:
+        session.rollback()
+        raise
+    session.close()
+    return thing
+
+
+def rename(thing_id, name):
+    session = SessionLocal()
+    try:
+        session.get(Thing, thing_id).name = name
+        session.commit()
+    except Exception:
+        session.rollback()
+        raise
+    else:
+        session.close()
+"""
+
+
+def test_a_refreshed_and_expunged_object_and_a_close_in_else_keep_working(tmp_path):
+    # `commit(); refresh(obj); expunge(obj)` hands back a loaded, detached object: the block's
+    # own commit finds nothing to do and cannot expire it, so using it afterwards is safe. A
+    # `close()` in the try's `else` is closed on the happy path only, and says so.
+    import subprocess
+    import sys
+
+    database = tmp_path / "things.db"
+    root = make_project(tmp_path / "project", {
+        "pkg/__init__.py": "", "pkg/database.py": THINGS.format(path=database),
+        "pkg/services.py": HANDED_BACK,
+    })
+    result = run([root], FS005)
+    initial = {f.location.line: f for file in result.files for f in file.initial if f.path.name == "services.py"}
+    assert sorted(initial) == [5, 20]
+    assert all(f.fix is not None and f.fix.applicability == "safe" for f in initial.values())
+    assert initial[20].message.startswith(
+        "session `session` from `SessionLocal()` is rolled back on error but closed only on the happy path")
+    services = next(f for f in result.changed if f.path.name == "services.py")
+    assert services.fixed.decode() == dedent("""\
+        from pkg.database import Thing, get_db_session
+
+
+        def create(name):
+            with get_db_session() as session:
+                thing = Thing(name=name)
+                session.add(thing)
+                session.commit()
+                session.refresh(thing)
+                session.expunge(thing)
+            return thing
+
+
+        def rename(thing_id, name):
+            with get_db_session() as session:
+                session.get(Thing, thing_id).name = name
+        """)
+    for file in result.changed:
+        file.path.write_bytes(file.fixed)
+    script = (
+        "from pkg.services import create, rename\n"
+        "thing = create('a')\n"
+        "rename(thing.id, 'b')\n"
+        "from pkg.database import SessionLocal, Thing\n"
+        "print(thing.id, thing.name, SessionLocal().get(Thing, thing.id).name)\n"
+    )
+    ran = subprocess.run([sys.executable, "-B", "-c", script], cwd=root, capture_output=True, text=True, timeout=60)
+    assert ran.returncode == 0, ran.stderr
+    assert ran.stdout.split() == ["1", "a", "b"]
+    assert run([root], FS005).changed == []

@@ -491,9 +491,9 @@ def _plan(creation: ast.Assign, var: str, rest: list[list[ast.stmt]], last_use: 
         extent = [rest[0]]
         suite = not _on_own_line(first.body[0], positions)
         inner = [[s] for s in first.body] if suite else statement_lines(first.body, positions)
-        if not first.finalbody and len(rest) > 1 and _is_method_call(rest[1], var, "close"):
+        if not first.finalbody and not first.orelse and len(rest) > 1 and _is_method_call(rest[1], var, "close"):
             extent.append(rest[1])
-        closed = bool(first.finalbody) or len(extent) == 2
+        closed = bool(first.finalbody) or bool(first.orelse) or len(extent) == 2
         # One-line `try: ...`: LibCST's lines there are bare statements, never a commit line.
         committed = bool(inner) and not suite and _is_method_call(inner[-1], var, "commit")
         body = inner[:-1] if committed else inner
@@ -549,6 +549,9 @@ def _plan(creation: ast.Assign, var: str, rest: list[list[ast.stmt]], last_use: 
     exits = _exits(body)
     local = bound_in(body) | {var}
     escaped = sorted(bound_in(body) & names_in(after))
+    settled = None if committed else _settled_after_commit(body, var)
+    if settled is not None:  # expunged after the last commit: the block's commit cannot expire them
+        escaped = [] if "*" in settled else [n for n in escaped if n not in settled]
     if exits.yields:
         return verdict("unsafe", "it yields inside the session: the block would commit only when "
                        "the caller finishes iterating, and roll back if it stops early")
@@ -569,6 +572,11 @@ def _plan(creation: ast.Assign, var: str, rest: list[list[ast.stmt]], last_use: 
     stored = _stores_outside(body, local)
     if stored:
         return verdict("unsafe", stored)
+    if settled is not None:
+        if len(list(_calls_on(body, var, ("commit",)))) > 1:
+            return verdict("unsafe", "it commits before the end as well: the block changes where "
+                           "transactions end")
+        return verdict("safe")
     if not committed:
         commits = sorted(call.lineno for call in _calls_on(body, var, ("commit",)))
         if commits:
@@ -623,8 +631,9 @@ def _indented_lines(body: list[ast.stmt], positions: Positions) -> list[list[ast
 
 
 def _is_boilerplate_try(node: ast.Try, var: str, positions: Positions) -> bool:
-    """try: ... except: var.rollback(); raise ... finally: var.close() -- nothing else."""
-    if node.orelse:
+    """try: ... except: var.rollback(); raise ... finally: var.close() (or else: var.close())
+    -- nothing else."""
+    if node.orelse and (node.finalbody or not _closes_in_else(node, var, positions)):
         return False
     for handler in node.handlers:
         lines = _indented_lines(handler.body, positions)
@@ -641,6 +650,38 @@ def _is_boilerplate_try(node: ast.Try, var: str, positions: Positions) -> bool:
         lines = _indented_lines(node.finalbody, positions)
         return lines is not None and len(lines) == 1 and _is_method_call(lines[0], var, "close")
     return bool(node.handlers)
+
+
+def _closes_in_else(node: ast.Try, var: str, positions: Positions) -> bool:
+    """``else: var.close()``, alone: closed when the try body did not raise."""
+    lines = _indented_lines(node.orelse, positions)
+    return lines is not None and len(lines) == 1 and _is_method_call(lines[0], var, "close")
+
+
+SETTLING = ("refresh", "expunge", "expunge_all")
+
+
+def _settled_after_commit(body: list[ast.stmt], var: str) -> set[str] | None:
+    """When the statements after the block's last commit only refresh or expunge objects
+    (``commit(); refresh(obj); expunge(obj)``, to hand back a loaded, detached object): the
+    names expunged ("*" for ``expunge_all()``). The block's own commit at its end then finds
+    nothing to do, and touches no expunged object. None for any other ending."""
+    commits = [i for i, stmt in enumerate(body) if _is_method_call([stmt], var, "commit")]
+    if not commits or commits[-1] == len(body) - 1:
+        return None
+    expunged: set[str] = set()
+    for stmt in body[commits[-1] + 1:]:
+        call = stmt.value if isinstance(stmt, ast.Expr) else None
+        if not (
+            isinstance(call, ast.Call) and isinstance(call.func, ast.Attribute)
+            and _is_name(call.func.value, var) and call.func.attr in SETTLING
+        ):
+            return None
+        if call.func.attr == "expunge_all":
+            expunged.add("*")
+        elif call.func.attr == "expunge" and len(call.args) == 1 and isinstance(call.args[0], ast.Name):
+            expunged.add(call.args[0].id)
+    return expunged
 
 
 def is_session_helper(

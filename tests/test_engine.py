@@ -257,6 +257,11 @@ def test_the_may_apply_shortcut_never_changes_a_result(tmp_path, monkeypatch):
                 root = make_project(tmp_path / f"{module.__name__}-{name}", {"mod.py": value})
                 projects.append(root)
     projects.append(make_project(tmp_path / "cache-project", CACHE_PROJECT))
+    import test_workers
+
+    for name in ("WORKER", "MADE_WORKER", "CONFIG_ONLY_WORKER"):  # tasks, apps and their homes
+        files = test_workers.project(worker=getattr(test_workers, name))
+        projects.append(make_project(tmp_path / f"workers-{name}", files))
 
     def outcome(settings):
         out = []
@@ -301,3 +306,31 @@ def test_a_package_wins_over_a_module_of_the_same_name():
     package = SimpleNamespace(facts=SimpleNamespace(name="cps", path=Path("cps/__init__.py")))
     for group in ([launcher, package], [package, launcher]):
         assert _by_name(group)["cps"] is package.facts
+
+
+def test_the_prefilters_word_sets_agree_with_word_boundary_patterns():
+    """`Mentions` looks learned names up in a file's set of words; the answer is the one
+    `\\b(?:names)\\b` patterns give, non-ASCII names included."""
+    import re
+
+    from fixsessions.codemods.analysis.prefilter import Mentions
+
+    learned = {"db_session": {"pkg"}, "Asset": {"pkg"}, "café": {"pkg"}, "helper": {"other"}}
+
+    def reference(data: bytes, top: str) -> bool:
+        for package in {"pkg", "other"}:
+            names = [n for n, tops in learned.items() if package in tops]
+            pattern = rb"\b(?:" + b"|".join(re.escape(n.encode()) for n in names) + rb")\b"
+            if re.search(pattern, data) and (package == top or re.search(rb"\b" + package.encode() + rb"\b", data)):
+                return True
+        return False
+
+    mentions = Mentions(learned)
+    texts = [
+        b"from pkg.db import db_session\n", b"x = db_session_factory()\n", b"db_session.remove()\n",
+        b"import pkg\npkg.Asset\n", b"Assets = 1\n", b"# caf\xc3\xa9\n", b"import pkg  # caf\xc3\xa9\n",
+        b"from other import helper\n", b"helper()\n", b"pkg2.helper\n", b"other.helpers\n", b"",
+    ]
+    for data in texts:
+        for top in ("pkg", "other", "unrelated"):
+            assert mentions(data, top) == reference(data, top), (data, top)

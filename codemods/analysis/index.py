@@ -128,18 +128,30 @@ class ProjectIndex:
     def _closure(self, module: str) -> set[str]:
         seen = {module}
         todo = [module]
+        imports = self._imports
         while todo:
-            facts = self.modules.get(todo.pop())
-            if facts is None:
-                continue
-            for name in facts.imported:
-                parts = name.split(".")
-                for i in range(1, len(parts) + 1):  # importing a.b runs a/__init__ too
-                    candidate = ".".join(parts[:i])
-                    if candidate in self.modules and candidate not in seen:
-                        seen.add(candidate)
-                        todo.append(candidate)
+            for candidate in imports.get(todo.pop(), ()):
+                if candidate not in seen:
+                    seen.add(candidate)
+                    todo.append(candidate)
         return seen
+
+    @cached_property
+    def _imports(self) -> dict[str, frozenset[str]]:
+        """The project modules each module imports directly (importing a.b runs a/__init__
+        too): worked out once, not once per closure."""
+        found = {}
+        modules = self.modules
+        for name, facts in modules.items():
+            direct = set()
+            for imported in facts.imported:
+                parts = imported.split(".")
+                for i in range(1, len(parts) + 1):
+                    candidate = ".".join(parts[:i])
+                    if candidate in modules:
+                        direct.add(candidate)
+            found[name] = frozenset(direct)
+        return found
 
     @cached_property
     def imported_modules(self) -> frozenset[str]:
@@ -593,6 +605,10 @@ class ProjectIndex:
                             break
                 found[cached.qname] = (cached, problem)
         return found
+
+    @cached_property
+    def global_cache_modules(self) -> frozenset[str]:
+        return frozenset(q.rpartition(".")[0] for q in self.global_caches)
 
     @cached_property
     def cache_function_names(self) -> dict[str, str]:

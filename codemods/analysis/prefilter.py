@@ -38,6 +38,17 @@ def _words(names) -> re.Pattern:
     return re.compile(rb"\b(?:" + b"|".join(re.escape(w.encode()) for w in words) + rb")\b")
 
 
+# Every byte that is not an ASCII word character, as a space: `data.translate(...).split()`
+# gives the words a regex `\b...\b` would see, five to ten times faster than a pattern
+# naming thousands of learned names.
+_WORD = frozenset(b"abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789_")
+_TO_SPACE = bytes(b if b in _WORD else 32 for b in range(256))
+
+
+def words_of(data: bytes) -> set[bytes]:
+    return set(data.translate(_TO_SPACE).split())
+
+
 class Mentions:
     """Whether a file may use names learned from other modules.
 
@@ -51,13 +62,31 @@ class Mentions:
         for name, tops in learned.items():
             for top in tops:
                 by_top.setdefault(top, set()).add(name)
-        self.groups = [(top, _words(names).search, _words({top}).search) for top, names in by_top.items()]
+        self.groups = []
+        for top, names in by_top.items():
+            ascii_names = {n.encode() for n in names if _ascii_word(n)}
+            others = {n for n in names if not _ascii_word(n)}  # `café`: the regex decides
+            self.groups.append((
+                top, top.encode() if _ascii_word(top) else None, ascii_names,
+                _words(others).search if others else None,
+            ))
 
     def __call__(self, data: bytes, top: str) -> bool:
-        for package, names, spelled in self.groups:
-            if names(data) and (package == top or spelled(data)):
+        words = None
+        for package, spelled, names, others in self.groups:
+            if words is None:
+                words = words_of(data)
+            if package != top and not (
+                spelled in words if spelled is not None else _words({package}).search(data)
+            ):
+                continue
+            if not names.isdisjoint(words) or (others is not None and others(data)):
                 return True
         return False
+
+
+def _ascii_word(name: str) -> bool:
+    return bool(name) and name.isascii() and all(ord(c) in _WORD for c in name)
 
 
 # Second stage, on Python's own (C) parser: does the module *do* any of it, rather than

@@ -74,7 +74,17 @@ class GlobalOrmCache(Rule):
     @classmethod
     def may_apply(cls, facts, index) -> bool:
         orm = facts.orm
-        return bool(index.models) and bool(orm.globals or orm.memos or orm.cached or index.global_caches)
+        if not index.models:
+            return False
+        if orm.memos or orm.cached:
+            return True
+        caches = index.global_caches
+        if not caches:
+            return False
+        if any(g.qname in caches for g in orm.globals):
+            return True
+        homes = index.global_cache_modules  # a module using one imports its module
+        return any(name.rpartition(".")[0] in homes or name in homes for name in facts.imported)
 
     def check(self, ctx: FileContext) -> Iterator[Finding]:
         yield from self._globals(ctx)

@@ -56,9 +56,14 @@ class WorkerWithoutRemove(Rule):
 
     @classmethod
     def may_apply(cls, facts, index) -> bool:
-        return bool(index.registries) and bool(
-            facts.celery_apps or facts.made_at or facts.calls or facts.apps
-            or any(f.decorators for f in facts.functions.values())
+        if not index.registries:
+            return False
+        homes = {f.name for f in index.celery_apps.values()}  # where findings and fixes go
+        if facts.name in homes or (facts.apps and index.celery_factories):
+            return True
+        return any(
+            index.function_module(job) == facts.name
+            for jobs in index.worker_jobs.values() for job in jobs
         )
 
     def check(self, ctx: FileContext) -> Iterator[Finding]:

@@ -94,7 +94,8 @@ class HandMadeSession(Rule):
 
     @classmethod
     def may_apply(cls, facts, index) -> bool:
-        return bool(facts.sessions.handmade or facts.sessions.factories)
+        sessions = facts.sessions
+        return bool(sessions.factories) or any(index.session_source(h) is not None for h in sessions.handmade)
 
     def check(self, ctx: FileContext) -> Iterator[Finding]:
         yield from self._helpers(ctx)

@@ -62,7 +62,8 @@ class MissingTeardown(Rule):
 
     @classmethod
     def may_apply(cls, facts, index) -> bool:
-        return bool((facts.apps or facts.app_candidates) and index.registries) or bool(
+        # `log = logging.getLogger(__name__)` is an app candidate too: ask which apps it makes.
+        return bool(index.registries and index.apps_of(facts)) or bool(
             facts.shadowed_registries or facts.class_registries
         )
 

@@ -232,16 +232,20 @@ def lines_of(path: Path) -> int:
 
 # --- timing ----------------------------------------------------------------------------------
 
-def timed(command: list[str], cwd: Path, repeat: int, timeout: float) -> tuple[float, int, int | None, bool]:
-    """(median wall, peak MiB, exit code of a failed run or of the last, timed out?)."""
+def timed(command: list[str], cwd: Path, repeat: int, timeout: float) -> tuple[float, int, int | None, bool, int]:
+    """(median wall, peak RSS MiB, exit code of a failed run or of the last, timed out?, peak
+    PSS MiB)."""
     runs = []
     for _ in range(repeat):
         runs.append(measure(command, cwd, timeout=timeout))
         if runs[-1][2] is None:  # killed at the time-out: the other runs would be too
-            return runs[-1][0], runs[-1][1], None, True
-    codes = [code for _, _, code in runs]
+            return runs[-1][0], runs[-1][1], None, True, runs[-1][3]
+    codes = [run[2] for run in runs]
     bad = [code for code in codes if code not in (0, 1)]
-    return statistics.median(w for w, _, _ in runs), max(p for _, p, _ in runs), (bad or codes)[-1], False
+    return (
+        statistics.median(run[0] for run in runs), max(run[1] for run in runs), (bad or codes)[-1],
+        False, max(run[3] for run in runs),
+    )
 
 
 def fmt_wall(wall: float, out: bool, timeout: float) -> str:
@@ -249,14 +253,14 @@ def fmt_wall(wall: float, out: bool, timeout: float) -> str:
 
 
 def row(label: str, files: int | str, ours, theirs, timeout: float) -> str:
-    wall, peak, code, out = ours
-    r_wall, _, _, r_out = theirs
+    wall, peak, code, out, pss = ours
+    r_wall, _, _, r_out, _ = theirs
     if out or r_out:
         ratio = f"> {wall / r_wall:.1f}x" if out and not r_out else "?"
     else:
         ratio = f"{wall / r_wall:.1f}x" if r_wall > 0 else "?"
     shown = "timeout" if out else f"{code}" if code in (0, 1) else f"{code} (error)"
-    return (f"| {label} | {files} | {fmt_wall(wall, out, timeout)} | {peak} | "
+    return (f"| {label} | {files} | {fmt_wall(wall, out, timeout)} | {peak} | {pss} | "
             f"{fmt_wall(r_wall, r_out, timeout)} | {ratio} | {shown} |")
 
 
@@ -305,10 +309,11 @@ def main() -> int:
     print(f"\n{version(args.fixsessions)}; {version(ruff)}; {os.cpu_count()} cores; "
           f"--jobs {args.jobs}; median of {args.repeat} run(s); time-out {args.timeout:g} s; "
           f"load average {os.getloadavg()[0]:.1f} at the start; "
-          "peak RSS is fixsessions' whole process tree.\n")
-    print("| tree | .py files | fixsessions wall (s) | peak RSS (MiB) | ruff wall (s) | "
-          "fixsessions/ruff | exit code |")
-    print("|---|---:|---:|---:|---:|---:|---|", flush=True)
+          "peak RSS and PSS are sums over fixsessions' whole process tree (RSS counts the "
+          "pages forked workers share with the parent once per process, PSS divides them).\n")
+    print("| tree | .py files | fixsessions wall (s) | peak RSS (MiB) | peak PSS (MiB) | "
+          "ruff wall (s) | fixsessions/ruff | exit code |")
+    print("|---|---:|---:|---:|---:|---:|---:|---|", flush=True)
 
     def bench(label, files, tree, ours_cmd=ours, theirs_cmd=theirs):
         print(f"{label}: fixsessions ...", file=sys.stderr, flush=True)

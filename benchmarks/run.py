@@ -26,8 +26,11 @@ REPO = HERE.parent
 BIN = Path(sys.executable).parent
 
 
-def _tree_rss_kib(root_pid: int) -> int:
-    """Resident memory of a process and all its descendants, from /proc."""
+def _tree_memory_kib(root_pid: int, pss: bool = True) -> tuple[int, int]:
+    """Resident memory of a process and all its descendants, from /proc: (summed RSS, summed
+    PSS). RSS counts a page each forked worker shares with its parent once per process; PSS
+    (proportional set size) divides shared pages among the processes sharing them, so its sum
+    is the memory the tree really holds."""
     children: dict[int, list[int]] = {}
     rss: dict[int, int] = {}
     for entry in os.listdir("/proc"):
@@ -43,27 +46,42 @@ def _tree_rss_kib(root_pid: int) -> int:
         pid, ppid = int(entry), int(fields[1])
         children.setdefault(ppid, []).append(pid)
         rss[pid] = kib
-    total, todo = 0, [root_pid]
+    total, proportional, todo = 0, 0, [root_pid]
     while todo:
         pid = todo.pop()
         total += rss.get(pid, 0)
+        proportional += _pss_kib(pid) if pss else 0
         todo.extend(children.get(pid, []))
-    return total
+    return total, proportional
 
 
-def measure(command: list[str], cwd: Path, env=None, timeout: float | None = None) -> tuple[float, int, int | None]:
-    """(wall seconds, peak RSS of the process tree in MiB, exit code). Past ``timeout`` the
-    process group is killed and the exit code is None: the time is then a lower bound."""
-    peak = 0
+def _pss_kib(pid: int) -> int:
+    try:
+        with open(f"/proc/{pid}/smaps_rollup") as handle:
+            return next((int(line.split()[1]) for line in handle if line.startswith("Pss:")), 0)
+    except (OSError, ValueError, IndexError):
+        return 0
+
+
+def measure(command: list[str], cwd: Path, env=None, timeout: float | None = None) -> tuple[float, int, int | None, int]:
+    """(wall seconds, peak summed RSS of the process tree in MiB, exit code, peak summed PSS
+    in MiB). Past ``timeout`` the process group is killed and the exit code is None: the time
+    is then a lower bound."""
+    peak = peak_pss = 0
     start = time.perf_counter()
     process = subprocess.Popen(command, cwd=cwd, env=env, stdout=subprocess.DEVNULL,
                                stderr=subprocess.DEVNULL, start_new_session=True)
     done = threading.Event()
 
     def sample():
-        nonlocal peak
+        nonlocal peak, peak_pss
+        count = 0
         while not done.is_set():
-            peak = max(peak, _tree_rss_kib(process.pid))
+            # PSS asks the kernel to walk every page table: every fifth sample, so that the
+            # sampler does not take a core's time from the run it measures.
+            rss, pss = _tree_memory_kib(process.pid, pss=count % 5 == 0)
+            peak, peak_pss = max(peak, rss), max(peak_pss, pss)
+            count += 1
             done.wait(0.02)
 
     sampler = threading.Thread(target=sample, daemon=True)
@@ -77,7 +95,7 @@ def measure(command: list[str], cwd: Path, env=None, timeout: float | None = Non
     wall = time.perf_counter() - start
     done.set()
     sampler.join()
-    return wall, peak // 1024, code
+    return wall, peak // 1024, code, peak_pss // 1024
 
 
 def byte_compile(fixsessions: str) -> None:

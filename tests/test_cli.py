@@ -273,3 +273,33 @@ def test_explain_and_rules(tmp_path):
     for command in ("explain", "rules"):
         helped = fixsessions(command, "-h", cwd=tmp_path)
         assert helped.returncode == 0 and helped.stdout.startswith(f"Usage: fixsessions {command}".encode())
+
+
+def test_a_clean_run_does_not_import_libcst(tmp_path):
+    # LibCST takes some 0.2 s to import: only a fix needs it. Every rule module is imported
+    # by a run, so a rule that subclasses a LibCST class at import time would load it.
+    root = make_project(tmp_path, {
+        "app.py": """\
+            from flask import Flask
+            from sqlalchemy import create_engine
+            from sqlalchemy.orm import scoped_session, sessionmaker
+
+            db_session = scoped_session(sessionmaker(bind=create_engine("sqlite://")))
+            app = Flask(__name__)
+
+
+            @app.teardown_appcontext
+            def remove_session(exception=None):
+                db_session.remove()
+        """,
+    })
+    script = (
+        "import sys\n"
+        "sys.argv = ['fixsessions', '--check', '--no-cache', '.']\n"
+        "from fixsessions.cli import main\n"
+        "try:\n    main()\nexcept SystemExit as exit:\n    code = exit.code\n"
+        # `libcst` itself is in sys.modules from the start, as a lazy module not yet run.
+        "print(code, 'libcst._nodes.statement' in sys.modules, 'fixsessions.codemods.rules.caches' in sys.modules)\n"
+    )
+    ran = subprocess.run([sys.executable, "-c", script], cwd=root, capture_output=True, text=True, timeout=60)
+    assert ran.stdout.split() == ["0", "False", "True"], ran.stderr

@@ -558,7 +558,7 @@ def _comments_other_than_loaded_once(ctx: FileContext, stmt: ast.stmt) -> bool:
 def _returning(function: cst.FunctionDef, old: str, new: str) -> cst.FunctionDef:
     """The loader filling a dict of its own (``new = {}`` first, a leading ``new.clear()``
     dropped) and returning it."""
-    statements = [s.visit(_Renamer(old, new)) for s in function.body.body]
+    statements = [s.visit(_renamer(old, new)) for s in function.body.body]
     start = 1 if function.get_docstring() is not None else 0
     if start < len(statements) and _is_clear(statements[start], new):
         del statements[start]
@@ -568,13 +568,15 @@ def _returning(function: cst.FunctionDef, old: str, new: str) -> cst.FunctionDef
     return function.with_changes(body=function.body.with_changes(body=statements))
 
 
-class _Renamer(cst.CSTTransformer):
-    def __init__(self, old: str, new: str) -> None:
-        super().__init__()
-        self.old, self.new = old, new
+def _renamer(old: str, new: str):
+    """A transformer renaming the name ``old`` to ``new``; made when a fix needs it, so that a
+    run without fixes does not import LibCST."""
 
-    def leave_Name(self, original, updated):
-        return updated.with_changes(value=self.new) if updated.value == self.old else updated
+    class Renamer(cst.CSTTransformer):
+        def leave_Name(self, original, updated):
+            return updated.with_changes(value=new) if updated.value == old else updated
+
+    return Renamer()
 
 
 def _is_clear(statement, name: str) -> bool:

@@ -1581,3 +1581,86 @@ def test_a_folder_whose_modules_import_each_other_by_bare_names_keeps_them(tmp_p
         "app/main.py": NAMESPACE_APP.format(module="database"),
         "tests/test_main.py": "from app.main import app\n",
     }, {"app/main.py": NAMESPACE_FIXED.format(module="database")}, ONLY_FS001)
+
+
+# -- a registry made by a project function ----------------------------------------------------------
+
+FACTORY_DATABASE = """\
+from sqlalchemy import create_engine
+from sqlalchemy.orm import scoped_session, sessionmaker
+
+engine = create_engine("sqlite://")
+
+
+def get_scoped_session():
+    return scoped_session(sessionmaker(autocommit=False, autoflush=False, bind=engine))
+
+
+db_session = get_scoped_session()
+"""
+
+
+def test_a_registry_made_by_a_project_function(tmp_path):
+    # alpha-i/service-prediction-api's form: the scoped_session call is inside a function.
+    # The only module using the registry imports neither Flask nor SQLAlchemy: the
+    # pre-filter must learn the registry's name from the module that makes it.
+    check_transformed(tmp_path, {
+        "pkg/__init__.py": "",
+        "pkg/database.py": FACTORY_DATABASE,
+        "pkg/services.py": "from pkg.database import db_session\n\n\ndef one():\n    return db_session.execute('SELECT 1').scalar()\n",
+        "pkg/app.py": "from flask import Flask\n\nfrom pkg import services\n\napp = Flask(__name__)\n",
+    }, {
+        "pkg/app.py": """\
+            from flask import Flask
+
+            from pkg import services
+            from pkg.database import db_session
+
+            app = Flask(__name__)
+
+
+            @app.teardown_appcontext
+            def shutdown_session(exception=None):
+                db_session.remove()
+            """,
+    }, ONLY_FS001)
+
+
+def test_a_handler_imports_the_registry_where_the_module_imports_it_lazily(tmp_path):
+    # create_app() imports the database module when called (its engine is made at import):
+    # the teardown added beside a module-level app imports it inside the handler too.
+    check_transformed(tmp_path, {
+        "pkg/__init__.py": "",
+        "pkg/database.py": DATABASE,
+        "pkg/app.py": """\
+            from flask import Flask
+
+            app = Flask(__name__)
+
+
+            @app.get("/")
+            def index():
+                from pkg.database import db_session
+
+                return str(db_session.execute("SELECT 1").scalar())
+            """,
+    }, {
+        "pkg/app.py": """\
+            from flask import Flask
+
+            app = Flask(__name__)
+
+
+            @app.teardown_appcontext
+            def shutdown_session(exception=None):
+                from pkg.database import db_session
+                db_session.remove()
+
+
+            @app.get("/")
+            def index():
+                from pkg.database import db_session
+
+                return str(db_session.execute("SELECT 1").scalar())
+            """,
+    }, ONLY_FS001)

@@ -320,3 +320,17 @@ def test_an_app_beside_the_celery_app_that_serves_views_gets_its_teardown(tmp_pa
     applied = [(f.code, f.location.line) for file in result.files for f in file.applied]
     assert ("FS001", 6) in applied and ("FS013", 6) not in applied
     assert not [f for file in result.files for f in file.initial if f.code == "FS013" and f.location.line == 6]
+
+
+def test_the_handler_goes_beside_the_celery_app_the_tasks_use(tmp_path):
+    # alpha-i/service-prediction-api made a Celery app in its package it never used, and the
+    # tasks' app in celery_worker.py: the handler belongs with the tasks' app.
+    unused = "from celery import Celery\n\ncelery = Celery(__name__)\n"
+    tasks = TASKS.replace("from pkg.worker import celery", "from pkg.z_worker import celery")
+    result = check_transformed(
+        tmp_path,
+        {**project(worker=unused, tasks=tasks), "pkg/z_worker.py": WORKER},
+        {"pkg/z_worker.py": FIXED_WORKER},
+        FS013,
+    )
+    assert [f.path.name for file in result.files for f in file.applied] == ["z_worker.py"]

@@ -138,6 +138,7 @@ class RegistryDef:
     name: str
     location: Location
     rebound: bool = False  # bound in a function through `global`, not at module level
+    made_by: bool = False  # `X = get_scoped_session()`: made by a project function
 
 
 @dataclass

@@ -13,7 +13,7 @@ from dataclasses import dataclass, replace
 from functools import cached_property
 from pathlib import Path
 
-from .facts import FLASK, AppDef, ModuleFacts, RegistryDef, is_test_module
+from .facts import FLASK, SCOPED_SESSION, AppDef, ModuleFacts, RegistryDef, is_test_module
 from .orm import COLUMN_ONLY, OBJECT_TERMINALS
 from .sessions import INLINE_SESSIONMAKER, SESSION_CLASS, HandMade
 
@@ -98,6 +98,15 @@ class ProjectIndex:
         for facts in self.modules.values():
             for registry in facts.registries:
                 found.setdefault(registry.qname, []).append(registry)
+        # `db_session = get_scoped_session()`: a project function whose every `return` makes
+        # a scoped_session (`return scoped_session(sessionmaker(...))`).
+        makers = {q for q, f in self.functions.items() if self.resolve_all(f.returns_call) & SCOPED_SESSION}
+        if makers:
+            for facts in self.modules.values():
+                for qname, location in facts.made_at.items():
+                    if self.resolve_all(facts.made_by[qname]) & makers:
+                        registry = RegistryDef(qname, qname.rpartition(".")[2], location, made_by=True)
+                        found.setdefault(qname, []).append(registry)
         return found
 
     def registry_module(self, qname: str) -> str:

@@ -15,7 +15,7 @@ import ast
 import re
 
 from .walk import walk
-from .facts import ModuleFacts
+from .facts import SCOPED_SESSION, ModuleFacts
 
 SEED_WORDS = (b"sqlalchemy", b"flask", b"gevent", b"greenlet", b"celery")
 # Where another module uses an app in a way the rules care about, it says one of these.
@@ -151,6 +151,7 @@ def defines_something(facts: ModuleFacts) -> bool:
     hook words find that module (an app's name, `app`, would match half a monorepo)."""
     return bool(
         facts.registries or facts.sessions.factories or facts.sessions.helpers
+        or any(f.returns_call & SCOPED_SESSION for f in facts.functions.values())  # `get_scoped_session()`
         or facts.orm.flask_sqlalchemy or facts.orm.flask_caches or facts.orm.declarative_bases
         or any(reg.function and _cleans_up(facts, reg) for reg in facts.registrations)
     )

@@ -189,7 +189,7 @@ class MissingTeardown(Rule):
                 return None, f"`{qname}` is defined more than once"
             module, _, name = qname.rpartition(".")
             line = index.modules[module].not_registry.get(name) if module in index.modules else None
-            if line is not None:
+            if line is not None and not any(d.made_by and d.location.line == line for d in index.registries[qname]):
                 return None, (
                     f"`{name}` is also bound to something that is not a scoped_session (line "
                     f"{line}), where `{name}.remove()` would fail"
@@ -239,11 +239,22 @@ def registry_references(ctx: FileContext, qnames: list[str]):
         references.append(ref)
         if item is None:
             continue
-        if ctx.facts.name in ctx.index.closure(ctx.index.registry_module(qname)):
+        module = ctx.index.registry_module(qname)
+        if ctx.facts.name in ctx.index.closure(module) or _imported_lazily(ctx.facts, module):
             local_imports.append(item)
         else:
             imports.append(item)
     return references, imports, local_imports
+
+
+def _imported_lazily(facts, module: str) -> bool:
+    """This module imports ``module`` only inside functions (a `create_app()` importing the
+    database module when called): a new module-level import would run it, engine and all,
+    whenever this module is imported."""
+    inside = module + "."
+    imported = any(name == module or name.startswith(inside) for name in facts.imported)
+    bound = any(t == module or t.startswith(inside) for t in facts.bindings.values())
+    return imported and not bound
 
 
 def registry_reference(ctx: FileContext, qname: str):

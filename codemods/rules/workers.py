@@ -119,7 +119,7 @@ class WorkerWithoutRemove(Rule):
             )
             fix, reason = (None, None)
             if kind == "celery" and any(m is facts for m in index.celery_apps.values()):
-                fix, reason = self._fix(ctx, missing)
+                fix, reason = self._fix(ctx, missing, jobs)
             elif kind == "celery":
                 reason = "no Celery app in the project to connect a `task_postrun` handler to"
             else:
@@ -148,14 +148,14 @@ class WorkerWithoutRemove(Rule):
     def _home(index, kind: str, jobs: list[str]):
         """(module, location) where the finding goes: the Celery app, else the first job."""
         if kind == "celery" and index.celery_apps:
-            qname = min(index.celery_apps)
+            qname = _tasks_app(index, jobs)
             return index.celery_apps[qname].name, index.celery_app_location(qname)
         first = jobs[0]
         module = index.function_module(first)
         return module, index.function_location(first)
 
-    def _fix(self, ctx: FileContext, missing: list[str]):
-        app = min(q for q, facts in ctx.index.celery_apps.items() if facts is ctx.facts)
+    def _fix(self, ctx: FileContext, missing: list[str], jobs: list[str]):
+        app = _tasks_app(ctx.index, jobs)
         statement = ctx.collected.worker_statements.get(app)
         if statement is None:
             return None, "the Celery app is not assigned at module level"
@@ -172,3 +172,14 @@ class WorkerWithoutRemove(Rule):
         if edits is None:
             return None, "the Celery app is created in a one-line block"
         return Fix("safe", edits, imports), None
+
+
+def _tasks_app(index, jobs: list[str]) -> str:
+    """The Celery app the tasks are registered on (`@celery.task`), the first such; else (only
+    `shared_task`s) the project's first Celery app. A project may make a Celery app it never
+    uses: the handler goes where the tasks run."""
+    used = sorted(
+        app for job in jobs for app in index.celery_apps
+        if f"{app}.task" in index.resolve_all(index.functions[job].decorators)
+    )
+    return used[0] if used else min(index.celery_apps)

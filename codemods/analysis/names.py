@@ -179,53 +179,52 @@ class Names:
                 self._visit(node, scope)
 
     def _visit(self, node: ast.AST, scope: Scope) -> None:
-        if isinstance(node, ast.Name):
+        kind = type(node)
+        if kind is ast.Name:
             self.scope_of[id(node)] = scope
-            if isinstance(node.ctx, ast.Store):  # `del x` binds nothing (LibCST: an access)
+            if type(node.ctx) is ast.Store:  # `del x` binds nothing (LibCST: an access)
                 scope.bind(node.id)
             return
-        if isinstance(node, FUNCTIONS):
-            self._function(node, scope)
-        elif isinstance(node, ast.ClassDef):
-            self._class(node, scope)
-        elif isinstance(node, ast.Lambda):
-            self._lambda(node, scope)
-        elif isinstance(node, COMPREHENSIONS):
-            self._comprehension(node, scope)
-        elif isinstance(node, ast.Import):
-            for alias in node.names:
-                if alias.asname:
-                    scope.bind(alias.asname, alias.name)
-                else:
-                    top = alias.name.split(".")[0]
-                    scope.bind(top, top)
-        elif isinstance(node, ast.ImportFrom):
-            try:
-                base = absolute_module(node.module, node.level, self.package)
-            except ImportError:
-                base = "." * node.level + (node.module or "")
-            for alias in node.names:
-                if alias.name != "*":
-                    scope.bind(alias.asname or alias.name, f"{base}.{alias.name}" if base else alias.name)
-        elif isinstance(node, ast.Global):
-            scope.declared_global.update(node.names)
-        elif isinstance(node, ast.Nonlocal):
-            scope.declared_nonlocal.update(node.names)
-        elif isinstance(node, ast.ExceptHandler):
-            if node.name:
-                scope.bind(node.name)
-            self._visit_all(children(node), scope)
-        elif isinstance(node, (ast.MatchAs, ast.MatchStar)):
-            if node.name:
-                scope.bind(node.name)
-            self._visit_all(children(node), scope)
-        elif isinstance(node, ast.MatchMapping):
-            if node.rest:
-                scope.bind(node.rest)
-            self._visit_all(children(node), scope)
-        else:
+        special = _SPECIAL.get(kind)
+        if special is None:  # most nodes: one dictionary look-up, not a chain of isinstance
             for child in children(node):
                 self._visit(child, scope)
+        else:
+            special(self, node, scope)
+
+    def _import(self, node: ast.Import, scope: Scope) -> None:
+        for alias in node.names:
+            if alias.asname:
+                scope.bind(alias.asname, alias.name)
+            else:
+                top = alias.name.split(".")[0]
+                scope.bind(top, top)
+
+    def _import_from(self, node: ast.ImportFrom, scope: Scope) -> None:
+        try:
+            base = absolute_module(node.module, node.level, self.package)
+        except ImportError:
+            base = "." * node.level + (node.module or "")
+        for alias in node.names:
+            if alias.name != "*":
+                scope.bind(alias.asname or alias.name, f"{base}.{alias.name}" if base else alias.name)
+
+    def _global(self, node: ast.Global, scope: Scope) -> None:
+        scope.declared_global.update(node.names)
+
+    def _nonlocal(self, node: ast.Nonlocal, scope: Scope) -> None:
+        scope.declared_nonlocal.update(node.names)
+
+    def _named_binding(self, node, scope: Scope) -> None:
+        """`except E as name`, `case [*name]`, `case x as name`: binds, then its children."""
+        if node.name:
+            scope.bind(node.name)
+        self._visit_all(children(node), scope)
+
+    def _match_mapping(self, node: ast.MatchMapping, scope: Scope) -> None:
+        if node.rest:
+            scope.bind(node.rest)
+        self._visit_all(children(node), scope)
 
     def _arguments(self, args: ast.arguments, outer: Scope, inner: Scope) -> None:
         self._visit_all(args.defaults, outer)
@@ -281,3 +280,21 @@ class Names:
             self._visit(node.value, inner)
         else:
             self._visit(node.elt, inner)
+
+
+# The node kinds `Names._visit` does not simply walk through, and what it does with them.
+_SPECIAL = {
+    ast.FunctionDef: Names._function,
+    ast.AsyncFunctionDef: Names._function,
+    ast.ClassDef: Names._class,
+    ast.Lambda: Names._lambda,
+    **{kind: Names._comprehension for kind in COMPREHENSIONS},
+    ast.Import: Names._import,
+    ast.ImportFrom: Names._import_from,
+    ast.Global: Names._global,
+    ast.Nonlocal: Names._nonlocal,
+    ast.ExceptHandler: Names._named_binding,
+    ast.MatchAs: Names._named_binding,
+    ast.MatchStar: Names._named_binding,
+    ast.MatchMapping: Names._match_mapping,
+}

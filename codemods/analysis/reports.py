@@ -78,15 +78,16 @@ def _children(node: ast.AST) -> list[ast.AST]:
     """``node``'s children in source order, the order LibCST visited them in (`ast` keeps
     decorators after the body, the test of ``a if test else b`` first, a dict's keys apart
     from its values, defaults apart from their parameters)."""
-    if isinstance(node, (*FUNCTIONS, ast.ClassDef)):
-        header = [node.args, node.returns] if isinstance(node, FUNCTIONS) else [*node.bases, *node.keywords]
+    kind = type(node)  # parsed trees hold no subclasses of the node classes
+    if kind in FUNCTIONS or kind is ast.ClassDef:
+        header = [node.args, node.returns] if kind in FUNCTIONS else [*node.bases, *node.keywords]
         return [*node.decorator_list, *(n for n in header if n is not None), *node.body]
-    if isinstance(node, ast.IfExp):
+    if kind is ast.IfExp:
         return [node.body, node.test, node.orelse]
-    if isinstance(node, ast.Dict):
+    if kind is ast.Dict:
         return [n for pair in zip(node.keys, node.values) for n in pair if n is not None]
     found = children(node)
-    if isinstance(node, (ast.arguments, ast.Call)):
+    if kind is ast.Call or kind is ast.arguments:
         return sorted(found, key=lambda n: (n.lineno, n.col_offset))  # not in place: shared
     return found
 
@@ -116,18 +117,19 @@ class _ReportCollector:
 
     # -- the walk -----------------------------------------------------------------------------
     def visit(self, node: ast.AST) -> None:
-        if isinstance(node, FUNCTIONS):
+        kind = type(node)
+        if kind in FUNCTIONS:
             self.function(node)
-        elif isinstance(node, ast.ClassDef):
+        elif kind is ast.ClassDef:
             self.classes.append(self.names.definition(node))
             self.generic_visit(node)
             self.classes.pop()
-        elif isinstance(node, (ast.With, ast.AsyncWith)) and self.functions:
+        elif (kind is ast.With or kind is ast.AsyncWith) and self.functions:
             self.with_scope(node)
         else:
-            if isinstance(node, ast.Assign):
+            if kind is ast.Assign:
                 self.assign(node)
-            elif isinstance(node, ast.Call):
+            elif kind is ast.Call:
                 self.call(node)
             for child in _children(node):  # not generic_visit: one frame a level, for deep trees
                 self.visit(child)

@@ -14,11 +14,13 @@ _AST = ast.AST
 def children(node: ast.AST) -> list[ast.AST] | tuple:
     """The child nodes of ``node``, computed once and kept on the node (several collectors
     walk every module): the list is shared, never to be changed."""
+    kind = type(node)
+    if kind in _LEAVES:  # two nodes in five: nothing to compute, nothing to keep
+        return _NONE
     try:
         return node._fs_children
     except AttributeError:
         pass
-    kind = type(node)
     fields = _FIELDS.get(kind)
     if fields is None:
         fields = _FIELDS[kind] = tuple(f for f in kind._fields if f != "ctx")
@@ -34,6 +36,13 @@ def children(node: ast.AST) -> list[ast.AST] | tuple:
 
 
 _NONE = ()
+# Nodes with no child node: names (their `Load`/`Store` marker is left out), constants, and
+# the operator and context singletons.
+_LEAVES = frozenset({
+    ast.Name, ast.Constant, ast.Load, ast.Store, ast.Del, ast.Pass, ast.Break, ast.Continue,
+    ast.Global, ast.Nonlocal,
+    *(kind for base in (ast.operator, ast.unaryop, ast.cmpop, ast.boolop) for kind in base.__subclasses__()),
+})
 
 
 def walk(node: ast.AST):

@@ -44,6 +44,9 @@ def dotted(node: ast.AST | None) -> str | None:
     return ".".join(reversed(parts))
 
 
+_NOTHING: frozenset[str] = frozenset()
+
+
 class Scope:
     __slots__ = ("kind", "prefix", "parent", "bindings", "declared_global", "declared_nonlocal")
 
@@ -127,6 +130,7 @@ class Names:
         self.root = Scope("module", module, None)
         self.scope_of: dict[int, Scope] = {}  # id(ast.Name / def / class / lambda) -> its scope
         self.body_scope: dict[int, Scope] = {}  # id(def / class / lambda) -> the scope it opens
+        self._qnames: dict[int, tuple[ast.AST, frozenset[str]]] = {}  # id(node) -> (node, qnames)
         self._visit_body(tree.body, self.root)
 
     # -- questions ------------------------------------------------------------------------
@@ -135,24 +139,32 @@ class Names:
         LibCST, calls and subscripts are looked through (``a.b(1).c`` is ``a.b.c``, the call
         ``f(x)(y)`` is ``f``) and a builtin keeps its own name (``object.__repr__`` is
         ``builtins.object``)."""
-        if not isinstance(node, (ast.Name, ast.Attribute, ast.Call, ast.Subscript)):
-            return frozenset()
+        entry = self._qnames.get(id(node))  # the collectors ask about the same nodes
+        if entry is not None and entry[0] is node:
+            return entry[1]
+        found = self._qualify(node)
+        self._qnames[id(node)] = (node, found)  # the node kept alive: its id is not reused
+        return found
+
+    def _qualify(self, node: ast.AST | None) -> frozenset[str]:
         parts = []
+        kind = type(node)
         while True:
-            if isinstance(node, ast.Attribute):
+            if kind is ast.Attribute:
                 parts.append(node.attr)
                 node = node.value
-            elif isinstance(node, ast.Call):
+            elif kind is ast.Call:
                 node = node.func
-            elif isinstance(node, ast.Subscript):
+            elif kind is ast.Subscript:
                 node = node.value
             else:
                 break
-        if not isinstance(node, ast.Name):
-            return frozenset()
+            kind = type(node)
+        if kind is not ast.Name:
+            return _NOTHING
         scope = self.scope_of.get(id(node))
         if scope is None:
-            return frozenset()
+            return _NOTHING
         heads = scope.lookup(node.id)
         if not parts:
             return frozenset(heads)

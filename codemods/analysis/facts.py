@@ -16,7 +16,7 @@ from functools import lru_cache
 from pathlib import Path
 from typing import NamedTuple
 
-from .walk import children
+from .walk import INERT, children
 from .location import Location, Positions, suppresses
 from .names import FUNCTIONS, Names, absolute_module
 from .orm import CacheCollector, OrmFacts, collect_orm
@@ -334,7 +334,8 @@ class _Collector:
             ):
                 self.blocks(node)
             for child in children(node):
-                self.visit(child, node)
+                if type(child) not in INERT:  # no handler takes a name or a constant
+                    self.visit(child, node)
         self.statement, self.parent = outer_statement, outer_parent
 
     def blocks(self, node: ast.AST) -> None:

@@ -7,7 +7,7 @@ from __future__ import annotations
 import ast
 from dataclasses import dataclass, field
 
-from .walk import children
+from .walk import INERT, children
 from .location import Location, Positions
 from .names import Names
 
@@ -132,11 +132,13 @@ class _ReportCollector:
             elif kind is ast.Call:
                 self.call(node)
             for child in _children(node):  # not generic_visit: one frame a level, for deep trees
-                self.visit(child)
+                if type(child) not in INERT:  # nothing here acts on a name or a constant
+                    self.visit(child)
 
     def generic_visit(self, node: ast.AST) -> None:
         for child in _children(node):
-            self.visit(child)
+            if type(child) not in INERT:
+                self.visit(child)
 
     # -- scopes -------------------------------------------------------------------------------
     def function(self, node: ast.FunctionDef | ast.AsyncFunctionDef) -> None:

@@ -885,3 +885,22 @@ def test_caches_held_on_classes_are_reported(tmp_path):
     reported = [(f.location.line, f.message.split(" keeps ")[0]) for f in findings(result)]
     assert reported == [(11, "`Features._flags`"), (15, "`Features._by_symbol`")]
     assert all(f.fix is None and "(not fixed: a cache held on a class;" in f.message for f in findings(result))
+
+
+def test_a_package_attribute_that_shadows_its_submodule(tmp_path):
+    # privacyidea's layout: models/__init__.py does `from .db import db`, so `pkg.models.db` is
+    # the SQLAlchemy object, not the submodule of that name, and `db.Model` classes are mapped.
+    result = check_noop(tmp_path, {
+        "pkg/__init__.py": "",
+        "pkg/models/__init__.py": "from .db import db\nfrom .user import User\n",
+        "pkg/models/db.py": "from flask_sqlalchemy import SQLAlchemy\n\ndb = SQLAlchemy()\n",
+        "pkg/models/user.py": (
+            "from pkg.models import db\n\n\nclass User(db.Model):\n    id = db.Column(db.Integer, primary_key=True)\n"
+        ),
+        "pkg/views.py": (
+            "from flask import Blueprint\n\nfrom pkg.models import User\n\nbp = Blueprint('v', __name__)\n"
+            "ADMINS = {}\n\n\n@bp.get('/<int:uid>')\ndef show(uid):\n"
+            "    ADMINS.setdefault(uid, User.query.get(uid))\n    return ADMINS[uid].name\n"
+        ),
+    }, FS003)
+    assert [(f.path.name, f.location.line) for f in findings(result, "FS003")] == [("views.py", 11)]

@@ -73,20 +73,45 @@ class ProjectIndex:
         return found
 
     def _resolve(self, qname: str) -> str:
+        modules = self.modules
+        known = 1  # leading parts of qname that name a module for sure (a binding's base)
         for _ in range(32):
             parts = qname.split(".")
+            shadowed = self._package_attribute(parts, known)
+            if shadowed is not None:
+                cut, target = shadowed
+                qname = ".".join([target, *parts[cut + 1 :]])
+                known = target.count(".")
+                continue
             for cut in range(len(parts) - 1, 0, -1):
-                module = self.modules.get(".".join(parts[:cut]))
+                module = modules.get(".".join(parts[:cut]))
                 if module is None:
                     continue
                 target = module.bindings.get(parts[cut])
                 if target is None or target == ".".join(parts[: cut + 1]):
                     return qname
                 qname = ".".join([target, *parts[cut + 1 :]])
+                known = target.count(".")
                 break
             else:
                 return qname
         return qname
+
+    def _package_attribute(self, parts: list[str], known: int):
+        """``from .db import db`` in ``pkg/models/__init__.py``: ``pkg.models.db`` is then the
+        package's attribute, the object imported, not the submodule of the same name (Python
+        finds the attribute first). (cut, target) for the first such package in ``parts``
+        past the ``known`` module prefix, else None."""
+        modules = self.modules
+        for cut in range(max(known, 1), len(parts)):
+            package = modules.get(".".join(parts[:cut]))
+            if package is None:
+                continue
+            target = package.bindings.get(parts[cut])
+            submodule = ".".join(parts[: cut + 1])
+            if target is not None and target != submodule and submodule in modules:
+                return cut, target
+        return None
 
     def resolve_all(self, qnames) -> frozenset[str]:
         return frozenset(self.resolve(q) for q in qnames)

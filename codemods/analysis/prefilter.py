@@ -115,19 +115,20 @@ def acts(tree: ast.Module, learned: frozenset[str] = frozenset()) -> bool:
     """Whether the module calls a session or app maker, uses a Flask hook, or uses a learned
     name as code (not in a comment or a string)."""
     for node in walk(tree):
-        if isinstance(node, ast.Call):
-            if _last_name(node.func) in MAKERS:
-                return True
-        elif isinstance(node, ast.Attribute):
-            if node.attr in HOOK_ATTRS or node.attr in learned:
-                return True
-        elif isinstance(node, ast.Name):
+        kind = type(node)  # parsed trees hold no subclasses of the node classes
+        if kind is ast.Name:
             if node.id in learned:
                 return True
-        elif isinstance(node, ast.ClassDef):
+        elif kind is ast.Attribute:
+            if node.attr in HOOK_ATTRS or node.attr in learned:
+                return True
+        elif kind is ast.Call:
+            if _last_name(node.func) in MAKERS:
+                return True
+        elif kind is ast.ClassDef:
             if any(_last_name(base) in BASES for base in node.bases):
                 return True
-        elif isinstance(node, (ast.ImportFrom, ast.Import)):
+        elif kind is ast.ImportFrom or kind is ast.Import:
             if _imports_gevent(node):
                 return True  # whether gevent serves, and whether it is patched, matters
             if learned and (

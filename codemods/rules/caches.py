@@ -21,7 +21,7 @@ from ..analysis.walk import children, walk
 from ..lazy import libcst as cst
 
 from ..analysis.names import absolute_module
-from ..analysis.orm import full_qnames
+from ..analysis.orm import FUNCTIONS, full_qnames
 from .base import FileContext, Finding, Fix, Rule
 from .edits import ensure_blank_lines, space_following
 
@@ -503,9 +503,6 @@ def _startup_calls(ctx: FileContext, loader: str) -> list:
 
     scan(ctx.tree.body, False)
     return found
-
-
-FUNCTIONS = (ast.FunctionDef, ast.AsyncFunctionDef)
 
 
 def _app_context_with(stmt: ast.With) -> bool:

@@ -93,6 +93,34 @@ def test_noop_registrar_passing_app_on_to_another_registrar(tmp_path):
     assert findings(result) == []
 
 
+def test_noop_app_passed_to_the_registrar_under_another_name(tmp_path):
+    # The package re-exports the app as `application`, and wsgi.py registers the teardown
+    # on that name: resolving `pkg.application` gives `pkg.main.app`, whose last part differs.
+    result = check_noop(tmp_path, {
+        "pkg/__init__.py": "from .main import app as application\n",
+        "pkg/database.py": DATABASE + """
+            def init_db(flask_app):
+                @flask_app.teardown_appcontext
+                def cleanup(exc):
+                    db_session.remove()
+        """.replace("\n            ", "\n"),
+        "pkg/main.py": """\
+            from flask import Flask
+
+            from .database import db_session
+
+            app = Flask(__name__)
+        """,
+        "wsgi.py": """\
+            from pkg import application
+            from pkg.database import init_db
+
+            init_db(application)
+        """,
+    })
+    assert findings(result) == []
+
+
 def test_noop_teardown_decorated_in_views_module(tmp_path):
     result = check_noop(tmp_path, {
         "pkg/__init__.py": """\

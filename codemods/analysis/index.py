@@ -263,23 +263,26 @@ class ProjectIndex:
                 if key:
                     found.setdefault(key[0], []).append(reg)
                     found.setdefault(key[1], []).append(reg)
-        changed = True
+        # Calls passing a function's parameter on, found once rather than once a round (with
+        # no registrar at all, none can pass one on).
+        passing = [
+            (call.callee, arg_key, param)
+            for facts in self.modules.values() for call in facts.calls
+            for arg_key, arg_names in call.args
+            if (param := self._param_of(call.function, arg_names))
+        ] if found else []
+        changed = bool(passing)
         while changed:
             changed = False
-            for facts in self.modules.values():
-                for call in facts.calls:
-                    for arg_key, arg_names in call.args:
-                        param = self._param_of(call.function, arg_names)
-                        if not param:
-                            continue
-                        for callee in self.resolve_all(call.callee):
-                            regs = found.get((callee, arg_key), [])
-                            for key in param:
-                                have = found.setdefault(key, [])
-                                new = [r for r in regs if r not in have]
-                                if new:
-                                    have.extend(new)
-                                    changed = True
+            for callee_names, arg_key, param in passing:
+                for callee in self.resolve_all(callee_names):
+                    regs = found.get((callee, arg_key), [])
+                    for key in param:
+                        have = found.setdefault(key, [])
+                        new = [r for r in regs if r not in have]
+                        if new:
+                            have.extend(new)
+                            changed = True
         return found
 
     def _param_of(self, function: str | None, names) -> tuple | None:
@@ -296,7 +299,7 @@ class ProjectIndex:
         """Every teardown registration that applies to ``app``: on its name, or, for an app
         a factory makes, on the names the factory's result is bound to (``application =
         create_app()`` then ``@application.teardown_appcontext``)."""
-        by_target, app_wide, passed = self._registrations
+        by_target, app_wide = self._registrations
         names = [app.qname]
         if app.function is not None:
             names += self._factory_results.get(app.function, [])
@@ -306,7 +309,7 @@ class ProjectIndex:
         closure = self.closure(app_module)
         regs += [reg for module, reg in app_wide if module in closure and reg not in regs]  # a blueprint's
         for name in names:
-            for callee_names, arg_key in passed.get(name, ()):
+            for callee_names, arg_key in self._passed(name):
                 for callee in self.resolve_all(callee_names):
                     regs.extend(self.registrars.get((callee, arg_key), []))
                     method = self._bound_method(callee)
@@ -339,22 +342,64 @@ class ProjectIndex:
 
     @cached_property
     def _registrations(self):
-        """Registrations by the app they name, blueprints' app-wide ones with their module,
-        and the calls that pass an app on: (callee, argument) by the app's name."""
+        """Registrations by the app they name, and blueprints' app-wide ones with their
+        module."""
         by_target: dict[str, list] = {}
         app_wide = []
-        passed: dict[str, list] = {}
         for facts in self.modules.values():
             for reg in facts.registrations:
                 for target in self.resolve_all(reg.target):
                     by_target.setdefault(target, []).append(reg)
                 if reg.kind == "teardown_app_request":
                     app_wide.append((facts.name, reg))
-            for call in facts.calls:
-                for arg_key, arg_names in call.args:
-                    for name in self.resolve_all(arg_names):
-                        passed.setdefault(name, []).append((call.callee, arg_key))
-        return by_target, app_wide, passed
+        return by_target, app_wide
+
+    def _passed(self, qname: str) -> list[tuple[frozenset[str], int | str]]:
+        """The calls that pass ``qname`` on, as (callee, argument), in module order.
+
+        Only names whose last part can resolve to ``qname``'s are resolved: resolving
+        changes a name's last part only through an import under another name (``from .app
+        import app as application``), so those are followed back (privacyidea passes 35,000
+        names to calls, a few of them an app)."""
+        lasts, todo = set(), [qname.rpartition(".")[2]]
+        while todo:
+            last = todo.pop()
+            if last not in lasts:
+                lasts.add(last)
+                todo.extend(self._aliases.get(last, ()))
+        passes = self._passes
+        found = sorted(
+            {order for last in lasts for order, name in passes.get(last, ()) if self.resolve(name) == qname}
+        )
+        return [self._pass_names[order][1] for order in found]
+
+    @cached_property
+    def _passes(self) -> dict[str, list[tuple[int, str]]]:
+        """The names passed to calls by their last part: (the pass's number, the name)."""
+        found: dict[str, list[tuple[int, str]]] = {}
+        for order, (names, _) in enumerate(self._pass_names):
+            for name in names:
+                found.setdefault(name.rpartition(".")[2], []).append((order, name))
+        return found
+
+    @cached_property
+    def _pass_names(self) -> list[tuple[frozenset[str], tuple]]:
+        """Every name passed to a call, with (callee, argument)."""
+        return [
+            (arg_names, (call.callee, arg_key))
+            for facts in self.modules.values() for call in facts.calls for arg_key, arg_names in call.args
+        ]
+
+    @cached_property
+    def _aliases(self) -> dict[str, set[str]]:
+        """The last part of an imported name -> the other names it is imported as."""
+        found: dict[str, set[str]] = {}
+        for facts in self.modules.values():
+            for alias, target in facts.bindings.items():
+                last = target.rpartition(".")[2]
+                if alias != last:
+                    found.setdefault(last, set()).add(alias)
+        return found
 
     # -- workers (FS013) ----------------------------------------------------------------
     @cached_property

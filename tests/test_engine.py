@@ -334,3 +334,34 @@ def test_the_prefilters_word_sets_agree_with_word_boundary_patterns():
     for data in texts:
         for top in ("pkg", "other", "unrelated"):
             assert mentions(data, top) == reference(data, top), (data, top)
+
+
+def test_a_seed_that_may_act_is_never_one_acts_would_pass_over():
+    """The first round parses a seed only if its words say `acts` may be true of it; on
+    modules that act (the example app, the tool's own test projects) and on modules that do
+    not (the standard library's), `acts` is never true where `may_act` said no."""
+    import ast
+    import sysconfig
+
+    from fixsessions.codemods.analysis.prefilter import acts, may_act
+
+    repo = Path(__file__).resolve().parents[1]
+    stdlib = Path(sysconfig.get_paths()["stdlib"])
+    files = [*sorted((repo / "examples").rglob("*.py")), *sorted((repo / "tests").glob("*.py")),
+             *sorted(stdlib.glob("*.py"))[:200], *sorted((stdlib / "asyncio").glob("*.py"))]
+    snippets = [
+        b"app.teardown_appcontext(f)\n", b"class S(Session): pass\n", b"import gevent.monkey\n",
+        b"x = orm.scoped_session(m)\n", b"with app.app_context():\n    pass\n",
+        b"class A(flask.Flask): pass\n", b"@app.cli.command()\ndef f(): pass\n",
+    ]
+    acting = 0
+    for data in [*(path.read_bytes() for path in files), *snippets]:
+        try:
+            tree = ast.parse(data)
+        except SyntaxError:
+            continue
+        if acts(tree):
+            acting += 1
+            assert may_act(data), data[:200]
+    assert acting >= len(snippets) + 5  # the check ran on modules that act
+    assert not may_act(b"from flask import g\nimport sqlalchemy as sa\n")

@@ -184,3 +184,13 @@ def names_to_learn(facts: ModuleFacts) -> set[str]:
     if facts.name:
         names.add(facts.name.rpartition(".")[2])
     return {n for n in names if n and not n.startswith("__")}
+
+
+# The words `acts` looks for while no name is learned yet: a seed whose text has none of them
+# cannot act then, and waits for the rounds that learn names instead of being parsed twice.
+ACT_WORDS = frozenset(word.encode() for word in MAKERS | HOOK_ATTRS | BASES | {"gevent"})
+
+
+def may_act(data: bytes) -> bool:
+    """Whether `acts(tree)`, with no name learned, may be true of the module ``data`` is."""
+    return not ACT_WORDS.isdisjoint(words_of(data))

@@ -179,11 +179,16 @@ def _call_shared(job):
     return function(item, _SHARED)
 
 
+# What `_scan` says of a file it does not select: passed over unparsed, parsed and passed over
+# by the pre-filter's second look, or a seed left for a later round unparsed (see `_select`).
+_PASSED, _LOOKED_AT, _DEFERRED = "passed", "looked at", "deferred"
+
+
 def _scan(path: Path, shared):
-    """One file of the selection: None when the pre-filter passes over it; else its
-    `FileResult` with the reason it cannot be parsed, `_Parsed` when the trees are kept (in
-    this process, within `KEEP_BYTES`), or the facts of a file parsed in a worker, as
-    ``(path, facts)``. Each file is parsed once here."""
+    """One file of the selection: `_PASSED`, `_LOOKED_AT` or `_DEFERRED` when it is not
+    selected (now); else its `FileResult` with the reason it cannot be parsed, `_Parsed` when
+    the trees are kept (in this process, within `KEEP_BYTES`), or the facts of a file parsed
+    in a worker, as ``(path, facts)``. Each file is parsed once here."""
     words, learned, budget = shared
     result = FileResult(path)
     try:
@@ -192,14 +197,15 @@ def _scan(path: Path, shared):
         result.error = str(exc)
         return result
     if words is None:
-        hit = prefilter.is_seed(data)
-    else:
-        hit = words(data, module_name_for(path)[1].name.split(".")[0])
-    if not hit:
-        return None
+        if not prefilter.is_seed(data):
+            return _PASSED
+        if not prefilter.may_act(data):
+            return _DEFERRED
+    elif not words(data, module_name_for(path)[1].name.split(".")[0]):
+        return _PASSED
     parsed = _parse(result, data, acts=learned)
     if parsed is None:
-        return result if result.error is not None else None
+        return result if result.error is not None else _LOOKED_AT
     if budget is not None and budget[0] >= len(data):
         budget[0] -= len(data)
         return parsed
@@ -235,7 +241,8 @@ def _select(files: list[FileResult], workers: _Workers, progress) -> list:
     """Parse what the pre-filter selects, learning names until no new file turns up."""
     set_namespace_packages({})  # what a previous run in this process found
     budget = [KEEP_BYTES] if workers.in_process(len(files), PARALLEL_READS) else None
-    selected, remaining = _scan_all(files, (None, frozenset(), budget), workers, progress)
+    selected, remaining, unselected = _scan_all(files, (None, frozenset(), budget), workers, progress)
+    deferred = {key for key, answer in unselected.items() if answer == _DEFERRED}
     learned: dict[str, set[str]] = {}  # name -> top-level packages that define it
     pending = selected
     while pending:
@@ -260,9 +267,28 @@ def _select(files: list[FileResult], workers: _Workers, progress) -> list:
         if budget is not None and not workers.in_process(len(remaining), PARALLEL_READS):
             budget = None
         shared = (prefilter.Mentions(new), frozenset(new), budget)
-        pending, remaining = _scan_all(remaining, shared, workers, progress)
+        pending, remaining, looked_at = _scan_all(remaining, shared, workers, progress)
         selected += pending
+        deferred -= looked_at.keys()
+    _report_syntax_errors([r for r in remaining if id(r) in deferred], workers, progress)
     return _named_in_namespace_packages(selected)
+
+
+def _report_syntax_errors(seeds: list[FileResult], workers: _Workers, progress) -> None:
+    """Seeds that no round parsed: the first round leaves a seed that cannot act with no
+    name learned (`prefilter.may_act`) for the rounds that learn names, which parse most of
+    them (172 of 214 on privacyidea). Those left are parsed here only to report a syntax
+    error, as every seed's is."""
+    answers = workers.map(_error_of, [r.path for r in seeds], None, progress, "reading", PARALLEL_READS)
+    for result, answer in zip(seeds, answers):
+        if answer is not None:
+            result.error, result.original = answer.error, answer.original
+
+
+def _error_of(path: Path, shared) -> FileResult | None:
+    result = FileResult(path)
+    _parse(result, acts=frozenset())  # a deferred seed cannot act: parsed, then passed over
+    return result if result.error is not None else None
 
 
 def _named_in_namespace_packages(selected: list) -> list:
@@ -283,13 +309,16 @@ def _named_in_namespace_packages(selected: list) -> list:
     return out
 
 
-def _scan_all(files: list[FileResult], shared, workers: _Workers, progress) -> tuple[list, list]:
-    """What `_scan` makes of ``files``: the selected ones, and those passed over."""
+def _scan_all(files: list[FileResult], shared, workers: _Workers, progress) -> tuple[list, list, dict]:
+    """What `_scan` makes of ``files``: the selected ones, those not selected, and what `_scan`
+    said of those of them it did not simply pass over, by their id."""
     answers = workers.map(_scan, [f.path for f in files], shared, progress, "reading", PARALLEL_READS)
-    selected, passed = [], []
+    selected, passed, marked = [], [], {}
     for result, answer in zip(files, answers):
-        if answer is None:
+        if answer.__class__ is str:
             passed.append(result)
+            if answer != _PASSED:
+                marked[id(result)] = answer
         elif isinstance(answer, FileResult):
             result.error, result.original = answer.error, answer.original
         elif isinstance(answer, _Parsed):  # made in this process
@@ -298,7 +327,7 @@ def _scan_all(files: list[FileResult], shared, workers: _Workers, progress) -> t
             selected.append(answer)
         else:
             selected.append(_Facts(result, module_name_for(result.path)[0], answer[1]))
-    return selected, passed
+    return selected, passed, marked
 
 
 # Files whose text is not on disk (an editor's buffer, given on standard input): absolute path

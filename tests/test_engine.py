@@ -365,3 +365,68 @@ def test_a_seed_that_may_act_is_never_one_acts_would_pass_over():
             assert may_act(data), data[:200]
     assert acting >= len(snippets) + 5  # the check ran on modules that act
     assert not may_act(b"from flask import g\nimport sqlalchemy as sa\n")
+
+
+def test_a_module_whose_report_candidates_find_nothing_is_not_checked_again(tmp_path, monkeypatch):
+    """A report rule that reads only facts (`Rule.facts_only`) runs on them first: a module
+    where it finds nothing is not read and checked again for it. Here `create_engine()` in a
+    function that is no view is FS014's candidate, and no finding."""
+    root = make_project(tmp_path, {
+        "app.py": b"""\
+from flask import Flask
+from sqlalchemy import create_engine
+
+app = Flask(__name__)
+
+
+@app.get("/")
+def index():
+    return "ok"
+
+
+def cli_import():
+    engine = create_engine("sqlite://")
+""",
+    })
+    checked = []
+    fix_file = engine._fix_file
+    monkeypatch.setattr(engine, "_fix_file", lambda item, *rest: (checked.append(item.result.path.name), fix_file(item, *rest)))
+    assert run([root], Settings(jobs=1, cache=False)).findings == []
+    assert checked == []
+    # Made a view, the same call is found: the module is checked.
+    (root / "app.py").write_bytes((root / "app.py").read_bytes().replace(b"def cli_import", b"@app.get('/import')\ndef cli_import"))
+    [finding] = run([root], Settings(jobs=1, cache=False)).findings
+    assert (finding.code, checked) == ("FS014", ["app.py"])
+
+
+def test_a_module_closing_or_removing_outside_teardowns_is_not_checked_again(tmp_path, monkeypatch):
+    """FS002 and FS010 look at this module's teardown handlers only: a job that calls
+    `close()` and `remove()` has none, and is not read again for them."""
+    root = make_project(tmp_path, {
+        "db.py": b"from sqlalchemy.orm import scoped_session, sessionmaker\n\ndb_session = scoped_session(sessionmaker())\n",
+        "app.py": b"""\
+from flask import Flask
+
+from db import db_session
+
+app = Flask(__name__)
+
+
+@app.teardown_appcontext
+def shutdown(exception=None):
+    db_session.remove()
+""",
+        "jobs.py": b"""\
+from db import db_session
+
+
+def cleanup():
+    db_session.close()
+    db_session.remove()
+""",
+    })
+    checked = []
+    fix_file = engine._fix_file
+    monkeypatch.setattr(engine, "_fix_file", lambda item, *rest: (checked.append(item.result.path.name), fix_file(item, *rest)))
+    assert run([root], Settings(jobs=1, cache=False)).findings == []
+    assert "jobs.py" not in checked and "app.py" in checked

@@ -657,7 +657,7 @@ def _may_apply(rules: list[Rule], facts, index: ProjectIndex) -> bool:
     """Whether any rule can find something in this module (a crash here is the rule's to
     report, so it counts as yes)."""
     try:
-        return any(rule.may_apply(facts, index) for rule in rules)
+        return any(rule.finds_in(facts, index) for rule in rules)
     except Exception:
         return True
 

@@ -148,6 +148,20 @@ class FileContext:
         return (parent.lineno + 1) if parent is not None and hasattr(parent, "lineno") else 1
 
 
+@dataclass
+class FactsContext:
+    """What the `check` of a `facts_only` rule reads: the module's facts and the index, with
+    no tree. Anything else it asks for raises AttributeError, and the engine then reads the
+    file again to run the rule on its tree."""
+
+    facts: object
+    index: "ProjectIndex"
+
+    @property
+    def path(self) -> Path:
+        return self.facts.path
+
+
 class Rule:
     code: ClassVar[str]
     name: ClassVar[str]
@@ -187,11 +201,24 @@ class Rule:
     def check(self, ctx: FileContext) -> Iterator[Finding]:
         raise NotImplementedError
 
+    # A rule whose `check` reads only `ctx.facts` and `ctx.index` (a report with no fix): the
+    # engine runs it on the facts, and reads the file again only where it finds something.
+    facts_only: ClassVar[bool] = False
+
     @classmethod
     def may_apply(cls, facts, index) -> bool:
         """A cheap, conservative test on a module's facts: False only when `check` cannot
         find anything there, so that the file need not be read again to run it."""
         return True
+
+    def finds_in(self, facts, index) -> bool:
+        """Whether `check` finds anything in the module: for a `facts_only` rule, `check`
+        run on its facts; for any other, `may_apply`."""
+        if not self.may_apply(facts, index):
+            return False
+        if not self.facts_only:
+            return True
+        return next(iter(self.check(FactsContext(facts, index))), None) is not None
 
     def finding(self, ctx: FileContext, location: Location, message: str, fix: Fix | None = None):
         return Finding(self.code, self.name, message, ctx.path, location, fix)

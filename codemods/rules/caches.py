@@ -207,6 +207,7 @@ class GlobalOrmCache(Rule):
 
 class MemoizedOrm(Rule):
     code = "FS004"
+    facts_only = True
     name = "memoized-orm"
     what = (
         "Flask-Caching `@cache.cached`/`@cache.memoize`, or cachetools' `cached`/`ttl_cache`, "

@@ -33,6 +33,7 @@ def _makes_session(index, callee) -> bool:
 
 class SharedSession(Rule):
     code = "FS006"
+    facts_only = True
     name = "shared-session"
     what = (
         "One concrete Session shared across requests: `session = Session()` or "
@@ -94,6 +95,7 @@ class SharedSession(Rule):
 
 class UncommittedWrite(Rule):
     code = "FS007"
+    facts_only = True
     name = "uncommitted-write"
     what = "A request handler that adds, deletes or merges objects and never commits or rolls back."
     why = (
@@ -142,6 +144,7 @@ class UncommittedWrite(Rule):
 
 class LongTransaction(Rule):
     code = "FS008"
+    facts_only = True
     name = "long-transaction"
     what = (
         "Slow work inside an open session scope: HTTP calls, `time.sleep`, subprocesses, "
@@ -183,6 +186,7 @@ class LongTransaction(Rule):
 
 class BandAidRefresh(Rule):
     code = "FS009"
+    facts_only = True
     name = "band-aid-refresh"
     what = "`expire_all()`, `expunge_all()`, `refresh()` or `remove()` on the request's session inside a view."
     why = (
@@ -257,7 +261,11 @@ class LateCleanup(Rule):
 
     @classmethod
     def may_apply(cls, facts, index) -> bool:
-        return bool(index.registries) and any(f.removes or f.unresolved_remove for f in facts.functions.values())
+        if not (index.registries and any(f.removes or f.unresolved_remove for f in facts.functions.values())):
+            return False
+        # `check` reports handlers of this module only.
+        functions = facts.functions
+        return any(h in functions for reg in index.late_cleanups() for h in index.resolve_all(reg.handler))
 
     def check(self, ctx: FileContext) -> Iterator[Finding]:
         index = ctx.index
@@ -362,6 +370,7 @@ def _removes(stmt: ast.stmt) -> bool:
 
 class PushedAppContext(Rule):
     code = "FS011"
+    facts_only = True
     name = "pushed-app-context"
     what = "`app.app_context().push()` at module level."
     why = (
@@ -390,6 +399,7 @@ class PushedAppContext(Rule):
 
 class LegacyScopefunc(Rule):
     code = "FS012"
+    facts_only = True
     name = "legacy-scopefunc"
     what = (
         "`scoped_session(..., scopefunc=_app_ctx_stack.__ident_func__)` (removed in Flask 3), "
@@ -438,6 +448,7 @@ class LegacyScopefunc(Rule):
 
 class EnginePerRequest(Rule):
     code = "FS014"
+    facts_only = True
     name = "engine-per-request"
     what = (
         "`create_engine()` called in a view or a `before_request` hook, so that every request "

@@ -329,7 +329,10 @@ class TeardownClose(Rule):
 
     @classmethod
     def may_apply(cls, facts, index) -> bool:
-        return bool(index.registries) and any(f.closes for f in facts.functions.values())
+        if not (index.registries and any(f.closes for f in facts.functions.values())):
+            return False
+        handlers = index.teardown_handlers  # `check` looks at this module's handlers only
+        return any(index.resolve(qname) in handlers for qname in facts.functions)
 
     def check(self, ctx: FileContext) -> Iterator[Finding]:
         index = ctx.index

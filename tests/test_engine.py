@@ -430,3 +430,31 @@ def cleanup():
     monkeypatch.setattr(engine, "_fix_file", lambda item, *rest: (checked.append(item.result.path.name), fix_file(item, *rest)))
     assert run([root], Settings(jobs=1, cache=False)).findings == []
     assert "jobs.py" not in checked and "app.py" in checked
+
+
+def test_child_listings_written_from_signatures_match_the_fields():
+    """`walk.children` lists a node's children with a function written out from its kind's
+    ASDL signature: on the standard library (dict unpacking, keyword-only arguments without
+    defaults, match statements, f-strings), the same nodes in the same order as reading
+    every field."""
+    import ast
+    import sysconfig
+    import warnings
+
+    from fixsessions.codemods.analysis import walk
+
+    stdlib = Path(sysconfig.get_paths()["stdlib"])
+    files = [*sorted(stdlib.glob("*.py")), *sorted((stdlib / "test").glob("test_patma.py"))]
+    kinds = set()
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        trees = [ast.parse(path.read_bytes()) for path in files]
+    for tree in trees:
+        for node in ast.walk(tree):
+            kind = type(node)
+            if kind in walk._LEAVES:
+                continue
+            kinds.add(kind)
+            assert list(walk.children(node)) == walk._any_children(walk._fields(kind), node), ast.dump(node)[:300]
+    generic = {kind.__name__ for kind, listing in walk._LISTINGS.items() if isinstance(listing, walk.partial)}
+    assert generic == set() and len(kinds) > 60  # every kind met was written out

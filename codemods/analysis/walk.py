@@ -5,9 +5,10 @@ or `Store` marker as a child. Same nodes (less those markers), same order."""
 from __future__ import annotations
 
 import ast
+import re
 from collections import deque
+from functools import partial
 
-_FIELDS: dict[type, tuple[str, ...]] = {}
 _AST = ast.AST
 
 
@@ -21,9 +22,18 @@ def children(node: ast.AST) -> list[ast.AST] | tuple:
         return node._fs_children
     except AttributeError:
         pass
-    fields = _FIELDS.get(kind)
-    if fields is None:
-        fields = _FIELDS[kind] = tuple(f for f in kind._fields if f != "ctx")
+    listing = _LISTINGS.get(kind)
+    if listing is None:
+        listing = _LISTINGS[kind] = _written_out(kind) or partial(_any_children, _fields(kind))
+    node._fs_children = out = listing(node) or _NONE
+    return out
+
+
+def _fields(kind: type) -> tuple[str, ...]:
+    return tuple(f for f in kind._fields if f != "ctx")
+
+
+def _any_children(fields: tuple[str, ...], node: ast.AST) -> list[ast.AST]:
     out = []
     for name in fields:
         value = getattr(node, name, None)
@@ -31,8 +41,48 @@ def children(node: ast.AST) -> list[ast.AST] | tuple:
             out.extend([item for item in value if isinstance(item, _AST)])
         elif isinstance(value, _AST):
             out.append(value)
-    node._fs_children = out = out or _NONE
     return out
+
+
+# Node kind -> the function listing its children: written out from the kind's ASDL signature
+# (`ast.Call.__doc__` is "Call(expr func, expr* args, keyword* keywords)"), a third faster
+# than looping over its fields; `_any_children` where the signature does not read as expected.
+_LISTINGS: dict[type, object] = {}
+_SIGNATURE = re.compile(r"(\w+)\((.*)\)\Z")
+_NOT_NODES = frozenset({"identifier", "string", "constant", "int", "expr_context"})
+_MAY_HOLD_NONE = {(ast.Dict, "keys"), (ast.arguments, "kw_defaults")}  # `{**d}`, `*, a, b=1`
+
+
+def _written_out(kind: type):
+    match = _SIGNATURE.match((kind.__doc__ or "").split("\n")[0].strip())
+    if match is None or match.group(1) != kind.__name__:
+        return None
+    fields = []
+    for part in filter(None, (p.strip() for p in match.group(2).split(","))):
+        words = part.split()
+        if len(words) != 2 or not words[1].isidentifier():
+            return None
+        fields.append((words[0].rstrip("*?"), words[0][-1:], words[1]))
+    if tuple(name for _, _, name in fields) != kind._fields:
+        return None
+    lines = ["def listing(n):", "    out = []"]
+    for asdl, how, name in fields:
+        if asdl in _NOT_NODES:
+            continue
+        if how == "*":
+            if (kind, name) in _MAY_HOLD_NONE:
+                lines.append(f"    out += [x for x in n.{name} if x is not None]")
+            else:
+                lines.append(f"    out += n.{name}")
+        elif how == "?":
+            lines.append(f"    v = n.{name}")
+            lines.append("    if v is not None: out.append(v)")
+        else:
+            lines.append(f"    out.append(n.{name})")
+    lines.append("    return out")
+    namespace: dict = {}
+    exec("\n".join(lines), namespace)  # noqa: S102 (our own text, from ast's signatures)
+    return namespace["listing"]
 
 
 _NONE = ()

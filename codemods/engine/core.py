@@ -244,22 +244,26 @@ def _select(files: list[FileResult], workers: _Workers, progress) -> list:
     selected, remaining, unselected = _scan_all(files, (None, frozenset(), budget), workers, progress)
     deferred = {key for key, answer in unselected.items() if answer == _DEFERRED}
     learned: dict[str, set[str]] = {}  # name -> top-level packages that define it
+    known: set[str] = set()  # the names of `learned` and of this round's `new`
+    taught: set[int] = set()  # the modules whose names are learned: asked no more
     pending = selected
     while pending:
         new: dict[str, set[str]] = {}
         grew = True
         while grew:  # a module may use a name another module of this round teaches
             grew = False
-            known = learned.keys() | new.keys()
             for item in selected:
+                if id(item) in taught:
+                    continue
                 facts = item.facts
                 if prefilter.defines_something(facts) or prefilter.uses_learned(facts, known):
+                    taught.add(id(item))
                     top = facts.name.split(".")[0]
                     for name in prefilter.names_to_learn(facts):
                         if top not in learned.get(name, ()) and top not in new.get(name, ()):
                             new.setdefault(name, set()).add(top)
+                            known.add(name)
                             grew = True
-                    known = learned.keys() | new.keys()
         for name, tops in new.items():
             learned.setdefault(name, set()).update(tops)
         if not new or not remaining:

@@ -291,8 +291,7 @@ def _report_syntax_errors(seeds: list[FileResult], workers: _Workers, progress) 
 
 def _error_of(path: Path, shared) -> FileResult | None:
     result = FileResult(path)
-    _parse(result, acts=frozenset())  # a deferred seed cannot act: parsed, then passed over
-    return result if result.error is not None else None
+    return result if _tree(result) is None else None
 
 
 def _named_in_namespace_packages(selected: list) -> list:
@@ -522,24 +521,10 @@ def _parse(result: FileResult, data: bytes | None = None, acts=None) -> _Parsed 
     """The file parsed and its facts collected, or None with ``result.error`` saying why
     not. With ``acts`` (names learned so far), also None, with no error, for a module the
     pre-filter's second look passes over (see `prefilter.acts`)."""
-    try:
-        if data is None:
-            data = _read(result.path)
-        result.original = data
-        source = SourceText.decode(data)
-        tree = parse_ast(source.text, result.path)
-    except SourceError as exc:
-        result.error = str(exc)
+    parsed = _tree(result, data)
+    if parsed is None:
         return None
-    except SyntaxError as exc:
-        result.error = _syntax_error(exc) + _newer_python_hint(exc, data)
-        return None
-    except ValueError as exc:  # source code string cannot contain null bytes
-        result.error = f"cannot parse: {exc}"
-        return None
-    except (RecursionError, MemoryError):
-        result.error = "cannot parse: nested too deeply"
-        return None
+    source, tree = parsed
     if acts is not None and not prefilter.acts(tree, acts):
         return None
     root, where = module_name_for(result.path)
@@ -557,6 +542,25 @@ def _parse(result: FileResult, data: bytes | None = None, acts=None) -> _Parsed 
         result.failed_groups.add(ANY_GROUP)
         return None
     return _Parsed(result, source, root, where, tree, positions, collected)
+
+
+def _tree(result: FileResult, data: bytes | None = None) -> tuple[SourceText, ast.Module] | None:
+    """The file's text and `ast`, or None with ``result.error`` saying why not."""
+    try:
+        if data is None:
+            data = _read(result.path)
+        result.original = data
+        source = SourceText.decode(data)
+        return source, parse_ast(source.text, result.path)
+    except SourceError as exc:
+        result.error = str(exc)
+    except SyntaxError as exc:
+        result.error = _syntax_error(exc) + _newer_python_hint(exc, data)
+    except ValueError as exc:  # source code string cannot contain null bytes
+        result.error = f"cannot parse: {exc}"
+    except (RecursionError, MemoryError):
+        result.error = "cannot parse: nested too deeply"
+    return None
 
 
 def _syntax_error(exc: SyntaxError) -> str:

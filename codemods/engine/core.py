@@ -274,15 +274,15 @@ def _select(files: list[FileResult], workers: _Workers, progress) -> list:
         pending, remaining, looked_at = _scan_all(remaining, shared, workers, progress)
         selected += pending
         deferred -= looked_at.keys()
-    _report_syntax_errors([r for r in remaining if id(r) in deferred], workers, progress)
+    _report_unreadable([r for r in remaining if id(r) in deferred], workers, progress)
     return _named_in_namespace_packages(selected)
 
 
-def _report_syntax_errors(seeds: list[FileResult], workers: _Workers, progress) -> None:
+def _report_unreadable(seeds: list[FileResult], workers: _Workers, progress) -> None:
     """Seeds that no round parsed: the first round leaves a seed that cannot act with no
     name learned (`prefilter.may_act`) for the rounds that learn names, which parse most of
-    them (172 of 214 on privacyidea). Those left are parsed here only to report a syntax
-    error, as every seed's is."""
+    them (172 of 214 on privacyidea). Those left are read and parsed here only to report
+    why one cannot be (its encoding, its syntax), as for every seed."""
     answers = workers.map(_error_of, [r.path for r in seeds], None, progress, "reading", PARALLEL_READS)
     for result, answer in zip(seeds, answers):
         if answer is not None:

@@ -4,7 +4,9 @@
     python benchmarks/apps_bench.py [--fixsessions PATH] [--repeat N] [--timeout S] [--only NAME]
 
 Per app folder built by benchmarks/corpus.py: `FIXSESSIONS --dry-run --jobs 2 .` and
-`ruff check --no-cache --select E9 --exit-zero .`, the median of --repeat runs each. Then, made
+`ruff check --no-cache --select E9 --exit-zero .`, the median of --repeat runs each (of at least
+7 for ruff), timed with nothing sampling them; fixsessions' peak memory comes from one more run,
+sampled every 20 ms. Then, made
 here in a temporary folder: (a) a ~3,400-line Flask views module with one FS001 bug and a few
 small modules, (b) one ~48,000-line module, (c) an 18-line buggy app in a folder with no
 pyproject.toml or .git, (d) `fixsessions --version` (against `ruff --version`), (e) a second,
@@ -30,6 +32,8 @@ from benchmarks.corpus import app_trees, count_py, default_dest  # noqa: E402
 from benchmarks.run import byte_compile, measure  # noqa: E402
 
 RUFF_ARGS = ["check", "--no-cache", "--select", "E9", "--exit-zero", "."]
+# ruff runs take tenths of a second and vary by a third: at least this many are timed.
+RUFF_REPEAT = 7
 
 
 # --- generated trees: no third-party code, only what is written here --------------------------
@@ -232,20 +236,24 @@ def lines_of(path: Path) -> int:
 
 # --- timing ----------------------------------------------------------------------------------
 
-def timed(command: list[str], cwd: Path, repeat: int, timeout: float) -> tuple[float, int, int | None, bool, int]:
+def timed(command: list[str], cwd: Path, repeat: int, timeout: float,
+          memory: bool = True) -> tuple[float, int, int | None, bool, int]:
     """(median wall, peak RSS MiB, exit code of a failed run or of the last, timed out?, peak
-    PSS MiB)."""
+    PSS MiB). The walls come from runs with no memory sampler beside them (sampling /proc
+    every 20 ms took enough CPU on 2 cores that ruff's 0.11 s on privacyidea showed as
+    0.12-0.17 s); the memory, with ``memory``, from one more run, sampled."""
     runs = []
     for _ in range(repeat):
-        runs.append(measure(command, cwd, timeout=timeout))
+        runs.append(measure(command, cwd, timeout=timeout, sample=False))
         if runs[-1][2] is None:  # killed at the time-out: the other runs would be too
-            return runs[-1][0], runs[-1][1], None, True, runs[-1][3]
+            return runs[-1][0], 0, None, True, 0
     codes = [run[2] for run in runs]
     bad = [code for code in codes if code not in (0, 1)]
-    return (
-        statistics.median(run[0] for run in runs), max(run[1] for run in runs), (bad or codes)[-1],
-        False, max(run[3] for run in runs),
-    )
+    peak = pss = 0
+    if memory:
+        sampled = measure(command, cwd, timeout=timeout)
+        peak, pss = sampled[1], sampled[3]
+    return statistics.median(run[0] for run in runs), peak, (bad or codes)[-1], False, pss
 
 
 def fmt_wall(wall: float, out: bool, timeout: float) -> str:
@@ -319,7 +327,7 @@ def main() -> int:
         print(f"{label}: fixsessions ...", file=sys.stderr, flush=True)
         a = timed(ours_cmd, tree, args.repeat, args.timeout)
         print(f"{label}: ruff ...", file=sys.stderr, flush=True)
-        b = timed(theirs_cmd, tree, args.repeat, args.timeout)
+        b = timed(theirs_cmd, tree, max(args.repeat, RUFF_REPEAT), args.timeout, memory=False)
         print(row(label, files, a, b, args.timeout), flush=True)
 
     for app, tree in apps:

@@ -458,3 +458,24 @@ def test_child_listings_written_from_signatures_match_the_fields():
             assert list(walk.children(node)) == walk._any_children(walk._fields(kind), node), ast.dump(node)[:300]
     generic = {kind.__name__ for kind, listing in walk._LISTINGS.items() if isinstance(listing, walk.partial)}
     assert generic == set() and len(kinds) > 60  # every kind met was written out
+
+
+@pytest.mark.parametrize("limit, spread", [(100, True), (10**9, False)])
+def test_few_files_holding_much_source_are_read_by_workers(tmp_path, monkeypatch, limit, spread):
+    """Fewer files than `PARALLEL_READS` are read in workers when they hold `PARALLEL_BYTES`
+    of source or more (calibre-web: 101 files, 1.4 MB), and here otherwise."""
+    root = make_project(tmp_path, {f"mod{i}.py": BROKEN_APP for i in range(3)})
+    monkeypatch.setattr(engine, "PARALLEL_BYTES", limit)
+    spreads = []
+    mapped = engine._Workers.map
+
+    def spy(self, function, items, shared, progress, phase, minimum=2):
+        if function is engine._scan:
+            spreads.append(not self.in_process(len(items), minimum))
+        return mapped(self, function, items, shared, progress, phase, minimum)
+
+    monkeypatch.setattr(engine._Workers, "map", spy)
+    result = run([root], Settings(jobs=2, cache=False))
+    assert spreads[0] is spread
+    assert [f.code for file in result.files for f in file.found] == ["FS001"] * 3  # the same either way
+    assert len(result.changed) == 3

@@ -122,12 +122,14 @@ class _Facts:
     facts: object
 
 
-# From this many files on, reading and parsing are spread over processes; trees are kept in
-# memory for the fixing phase only when parsed in this process, for this many bytes of source
-# at most (an `ast`, with the child lists the collectors keep on it, takes some 20 times its
-# source's size). Few files are checked once the index is known (35 of 511 on a 629-file app),
-# so trees kept for all the others were memory spent for nothing: 8 MB kept 449 MiB there.
+# From this many files on, or this many bytes of source, reading and parsing are spread over
+# processes (`_reads_minimum`); trees are kept in memory for the fixing phase only when parsed
+# in this process, for this many bytes of source at most (an `ast`, with the child lists the
+# collectors keep on it, takes some 20 times its source's size). Few files are checked once
+# the index is known (35 of 511 on a 629-file app), so trees kept for all the others were
+# memory spent for nothing: 8 MB kept 449 MiB there.
 PARALLEL_READS = 256
+PARALLEL_BYTES = 256_000
 FIX_IN_WORKERS = 32  # files to parse again and check, from which workers do it
 KEEP_BYTES = 2_000_000
 
@@ -240,8 +242,9 @@ def _detach(result: FileResult, settings: Settings) -> None:
 def _select(files: list[FileResult], workers: _Workers, progress) -> list:
     """Parse what the pre-filter selects, learning names until no new file turns up."""
     set_namespace_packages({})  # what a previous run in this process found
-    budget = [KEEP_BYTES] if workers.in_process(len(files), PARALLEL_READS) else None
-    selected, remaining, unselected = _scan_all(files, (None, frozenset(), budget), workers, progress)
+    minimum = _reads_minimum([f.path for f in files])
+    budget = [KEEP_BYTES] if workers.in_process(len(files), minimum) else None
+    selected, remaining, unselected = _scan_all(files, (None, frozenset(), budget), workers, progress, minimum)
     deferred = {key for key, answer in unselected.items() if answer == _DEFERRED}
     learned: dict[str, set[str]] = {}  # name -> top-level packages that define it
     known: set[str] = set()  # the names of `learned` and of this round's `new`
@@ -268,10 +271,11 @@ def _select(files: list[FileResult], workers: _Workers, progress) -> list:
             learned.setdefault(name, set()).update(tops)
         if not new or not remaining:
             break
-        if budget is not None and not workers.in_process(len(remaining), PARALLEL_READS):
+        minimum = _reads_minimum([r.path for r in remaining])
+        if budget is not None and not workers.in_process(len(remaining), minimum):
             budget = None
         shared = (prefilter.Mentions(new), frozenset(new), budget)
-        pending, remaining, looked_at = _scan_all(remaining, shared, workers, progress)
+        pending, remaining, looked_at = _scan_all(remaining, shared, workers, progress, minimum)
         selected += pending
         deferred -= looked_at.keys()
     _report_unreadable([r for r in remaining if id(r) in deferred], workers, progress)
@@ -283,7 +287,8 @@ def _report_unreadable(seeds: list[FileResult], workers: _Workers, progress) -> 
     name learned (`prefilter.may_act`) for the rounds that learn names, which parse most of
     them (172 of 214 on privacyidea). Those left are read and parsed here only to report
     why one cannot be (its encoding, its syntax), as for every seed."""
-    answers = workers.map(_error_of, [r.path for r in seeds], None, progress, "reading", PARALLEL_READS)
+    paths = [r.path for r in seeds]
+    answers = workers.map(_error_of, paths, None, progress, "reading", _reads_minimum(paths))
     for result, answer in zip(seeds, answers):
         if answer is not None:
             result.error, result.original = answer.error, answer.original
@@ -312,10 +317,28 @@ def _named_in_namespace_packages(selected: list) -> list:
     return out
 
 
-def _scan_all(files: list[FileResult], shared, workers: _Workers, progress) -> tuple[list, list, dict]:
+def _reads_minimum(paths: list[Path]) -> int:
+    """`_Workers.map`'s ``minimum`` for reading and parsing ``paths``: spread over workers
+    from `PARALLEL_READS` files, or from `PARALLEL_BYTES` of source in fewer (calibre-web's
+    101 files hold 1.4 MB, and its first round took 0.68 s of one core), else done here."""
+    if len(paths) >= PARALLEL_READS:
+        return 2
+    total = 0
+    for path in paths:
+        try:
+            total += os.stat(path).st_size
+        except OSError:
+            continue  # its reader says why
+        if total >= PARALLEL_BYTES:
+            return 2
+    return len(paths) + 1
+
+
+def _scan_all(files: list[FileResult], shared, workers: _Workers, progress, minimum: int) -> tuple[list, list, dict]:
     """What `_scan` makes of ``files``: the selected ones, those not selected, and what `_scan`
-    said of those of them it did not simply pass over, by their id."""
-    answers = workers.map(_scan, [f.path for f in files], shared, progress, "reading", PARALLEL_READS)
+    said of those of them it did not simply pass over, by their id. ``minimum``: see
+    `_Workers.map`."""
+    answers = workers.map(_scan, [f.path for f in files], shared, progress, "reading", minimum)
     selected, passed, marked = [], [], {}
     for result, answer in zip(files, answers):
         if answer.__class__ is str:

@@ -479,3 +479,20 @@ def test_few_files_holding_much_source_are_read_by_workers(tmp_path, monkeypatch
     assert spreads[0] is spread
     assert [f.code for file in result.files for f in file.found] == ["FS001"] * 3  # the same either way
     assert len(result.changed) == 3
+
+
+def test_the_report_collector_visits_a_calls_parts_in_source_order():
+    """LibCST's order: `f(x=1, *rest)` visits the keyword before `*rest`, although `ast`
+    keeps arguments before keywords; `f(a, b=1)` is in order as it is."""
+    import ast
+
+    from fixsessions.codemods.analysis.reports import _children
+
+    for source, order in [
+        ("f(x=1, *rest)", ["Name", "keyword", "Starred"]),
+        ("f(a, b=1)", ["Name", "Name", "keyword"]),
+        ("f(a, *b, c=1, **d)", ["Name", "Name", "Starred", "keyword", "keyword"]),
+        ("f(c=1, *b, **d)", ["Name", "keyword", "Starred", "keyword"]),
+    ]:
+        call = ast.parse(source).body[0].value
+        assert [type(n).__name__ for n in _children(call)] == order, source

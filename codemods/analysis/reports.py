@@ -87,9 +87,18 @@ def _children(node: ast.AST) -> list[ast.AST]:
     if kind is ast.Dict:
         return [n for pair in zip(node.keys, node.values) for n in pair if n is not None]
     found = children(node)
-    if kind is ast.Call or kind is ast.arguments:
+    if kind is ast.Call:
+        # Out of order only where a keyword comes before an argument: `f(x=1, *rest)`.
+        if not (node.keywords and node.args and _before(node.keywords[0], node.args[-1])):
+            return found
         return sorted(found, key=lambda n: (n.lineno, n.col_offset))  # not in place: shared
+    if kind is ast.arguments:
+        return sorted(found, key=lambda n: (n.lineno, n.col_offset))
     return found
+
+
+def _before(a: ast.AST, b: ast.AST) -> bool:
+    return (a.lineno, a.col_offset) < (b.lineno, b.col_offset)
 
 
 class _ReportCollector:

@@ -237,23 +237,24 @@ def lines_of(path: Path) -> int:
 # --- timing ----------------------------------------------------------------------------------
 
 def timed(command: list[str], cwd: Path, repeat: int, timeout: float,
-          memory: bool = True) -> tuple[float, int, int | None, bool, int]:
+          memory: bool = True) -> tuple[float, int, int | None, bool, int, float]:
     """(median wall, peak RSS MiB, exit code of a failed run or of the last, timed out?, peak
-    PSS MiB). The walls come from runs with no memory sampler beside them (sampling /proc
-    every 20 ms took enough CPU on 2 cores that ruff's 0.11 s on privacyidea showed as
-    0.12-0.17 s); the memory, with ``memory``, from one more run, sampled."""
+    PSS MiB, median CPU seconds). The times come from runs with no memory sampler beside them
+    (sampling /proc every 20 ms took enough CPU on 2 cores that ruff's 0.09 s on privacyidea
+    showed as 0.12-0.17 s); the memory, with ``memory``, from one more run, sampled."""
     runs = []
     for _ in range(repeat):
         runs.append(measure(command, cwd, timeout=timeout, sample=False))
         if runs[-1][2] is None:  # killed at the time-out: the other runs would be too
-            return runs[-1][0], 0, None, True, 0
+            return runs[-1][0], 0, None, True, 0, runs[-1][4]
     codes = [run[2] for run in runs]
     bad = [code for code in codes if code not in (0, 1)]
     peak = pss = 0
     if memory:
         sampled = measure(command, cwd, timeout=timeout)
         peak, pss = sampled[1], sampled[3]
-    return statistics.median(run[0] for run in runs), peak, (bad or codes)[-1], False, pss
+    return (statistics.median(run[0] for run in runs), peak, (bad or codes)[-1], False, pss,
+            statistics.median(run[4] for run in runs))
 
 
 def fmt_wall(wall: float, out: bool, timeout: float) -> str:
@@ -261,15 +262,17 @@ def fmt_wall(wall: float, out: bool, timeout: float) -> str:
 
 
 def row(label: str, files: int | str, ours, theirs, timeout: float) -> str:
-    wall, peak, code, out, pss = ours
-    r_wall, _, _, r_out, _ = theirs
+    wall, peak, code, out, pss, cpu = ours
+    r_wall, _, _, r_out, _, r_cpu = theirs
     if out or r_out:
         ratio = f"> {wall / r_wall:.1f}x" if out and not r_out else "?"
     else:
         ratio = f"{wall / r_wall:.1f}x" if r_wall > 0 else "?"
+    cpu_ratio = f"{cpu / r_cpu:.1f}x" if r_cpu > 0 and not (out or r_out) else "?"
     shown = "timeout" if out else f"{code}" if code in (0, 1) else f"{code} (error)"
     return (f"| {label} | {files} | {fmt_wall(wall, out, timeout)} | {peak} | {pss} | "
-            f"{fmt_wall(r_wall, r_out, timeout)} | {ratio} | {shown} |")
+            f"{fmt_wall(r_wall, r_out, timeout)} | {ratio} | {cpu:.2f} | {r_cpu:.2f} | "
+            f"{cpu_ratio} | {shown} |")
 
 
 def version(binary: str) -> str:
@@ -320,8 +323,9 @@ def main() -> int:
           "peak RSS and PSS are sums over fixsessions' whole process tree (RSS counts the "
           "pages forked workers share with the parent once per process, PSS divides them).\n")
     print("| tree | .py files | fixsessions wall (s) | peak RSS (MiB) | peak PSS (MiB) | "
-          "ruff wall (s) | fixsessions/ruff | exit code |")
-    print("|---|---:|---:|---:|---:|---:|---:|---|", flush=True)
+          "ruff wall (s) | fixsessions/ruff | fixsessions CPU (s) | ruff CPU (s) | CPU ratio | "
+          "exit code |")
+    print("|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---|", flush=True)
 
     def bench(label, files, tree, ours_cmd=ours, theirs_cmd=theirs):
         print(f"{label}: fixsessions ...", file=sys.stderr, flush=True)

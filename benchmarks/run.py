@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import argparse
 import os
+import resource
 import shutil
 import statistics
 import subprocess
@@ -64,12 +65,15 @@ def _pss_kib(pid: int) -> int:
 
 
 def measure(command: list[str], cwd: Path, env=None, timeout: float | None = None,
-            sample: bool = True) -> tuple[float, int, int | None, int]:
+            sample: bool = True) -> tuple[float, int, int | None, int, float]:
     """(wall seconds, peak summed RSS of the process tree in MiB, exit code, peak summed PSS
-    in MiB). Past ``timeout`` the process group is killed and the exit code is None: the time
-    is then a lower bound. With ``sample`` false, memory is not sampled (0): the sampler
-    reads /proc every 20 ms and takes CPU from the run it measures."""
+    in MiB, CPU seconds of the process tree). Past ``timeout`` the process group is killed and
+    the exit code is None: the times are then lower bounds. With ``sample`` false, memory is
+    not sampled (0): the sampler reads /proc every 20 ms and takes CPU from the run it
+    measures. The CPU time (user + system, the command and every process it waited for)
+    depends less than the wall time on what else the machine runs."""
     peak = peak_pss = 0
+    used = resource.getrusage(resource.RUSAGE_CHILDREN)
     start = time.perf_counter()
     process = subprocess.Popen(command, cwd=cwd, env=env, stdout=subprocess.DEVNULL,
                                stderr=subprocess.DEVNULL, start_new_session=True)
@@ -80,7 +84,7 @@ def measure(command: list[str], cwd: Path, env=None, timeout: float | None = Non
             os.killpg(process.pid, 9)
             process.wait()
             code = None
-        return time.perf_counter() - start, 0, code, 0
+        return time.perf_counter() - start, 0, code, 0, _cpu_since(used)
     done = threading.Event()
 
     def sample():
@@ -105,7 +109,13 @@ def measure(command: list[str], cwd: Path, env=None, timeout: float | None = Non
     wall = time.perf_counter() - start
     done.set()
     sampler.join()
-    return wall, peak // 1024, code, peak_pss // 1024
+    return wall, peak // 1024, code, peak_pss // 1024, _cpu_since(used)
+
+
+def _cpu_since(before) -> float:
+    """CPU seconds of the children reaped since ``before`` (one command at a time here)."""
+    after = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime)
 
 
 def byte_compile(fixsessions: str) -> None:

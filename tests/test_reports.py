@@ -490,6 +490,38 @@ def test_fs010_teardown_request_only(tmp_path):
     check_transformed(tmp_path, project(VIEWS_HEADER, app=app), {"pkg/app.py": APP}, Settings(unsafe_fixes=True))
 
 
+def test_fs010_a_handler_registered_elsewhere_that_removes_through_a_helper(tmp_path):
+    # The handler's module neither makes the app nor calls `remove()` itself: its helper in
+    # another module does.
+    app = """\
+from flask import Flask
+
+from . import extensions, views
+
+app = Flask(__name__)
+app.register_blueprint(views.bp)
+extensions.init_app(app)
+"""
+    assert reported(tmp_path, project(VIEWS_HEADER, app=app, cleanup="""\
+        from .db import db_session
+
+
+        def end_session():
+            db_session.remove()
+        """, extensions="""\
+        from .cleanup import end_session
+
+
+        def cleanup(response):
+            end_session()
+            return response
+
+
+        def init_app(app):
+            app.after_request(cleanup)
+        """), "FS010") == [("extensions.py", 4)]
+
+
 def test_fs010_after_request_doing_more_is_reported_without_fix(tmp_path):
     app = LATE_APP.replace("    return response", "    response.headers['X-Done'] = '1'\n    return response")
     result = check_noop(tmp_path, project(VIEWS_HEADER, app=app), Settings(unsafe_fixes=True))

@@ -77,17 +77,9 @@ def measure(command: list[str], cwd: Path, env=None, timeout: float | None = Non
     start = time.perf_counter()
     process = subprocess.Popen(command, cwd=cwd, env=env, stdout=subprocess.DEVNULL,
                                stderr=subprocess.DEVNULL, start_new_session=True)
-    if not sample:
-        try:
-            code = process.wait(timeout=timeout)
-        except subprocess.TimeoutExpired:
-            os.killpg(process.pid, 9)
-            process.wait()
-            code = None
-        return time.perf_counter() - start, 0, code, 0, _cpu_since(used)
     done = threading.Event()
 
-    def sample():
+    def watch():
         nonlocal peak, peak_pss
         count = 0
         while not done.is_set():
@@ -98,8 +90,9 @@ def measure(command: list[str], cwd: Path, env=None, timeout: float | None = Non
             count += 1
             done.wait(0.02)
 
-    sampler = threading.Thread(target=sample, daemon=True)
-    sampler.start()
+    sampler = threading.Thread(target=watch, daemon=True) if sample else None
+    if sampler is not None:
+        sampler.start()
     try:
         code = process.wait(timeout=timeout)
     except subprocess.TimeoutExpired:
@@ -108,7 +101,8 @@ def measure(command: list[str], cwd: Path, env=None, timeout: float | None = Non
         code = None
     wall = time.perf_counter() - start
     done.set()
-    sampler.join()
+    if sampler is not None:
+        sampler.join()
     return wall, peak // 1024, code, peak_pss // 1024, _cpu_since(used)
 
 

@@ -496,3 +496,43 @@ def test_the_report_collector_visits_a_calls_parts_in_source_order():
     ]:
         call = ast.parse(source).body[0].value
         assert [type(n).__name__ for n in _children(call)] == order, source
+
+
+def test_a_module_whose_caches_keep_no_orm_object_is_not_checked_again(tmp_path, monkeypatch):
+    """FS003 reports a memo or an `lru_cache` only where it keeps ORM objects: a module whose
+    cached function returns a setting is not read again for it; once it returns a query's
+    objects, it is (and reported)."""
+    root = make_project(tmp_path, {
+        "models.py": b"""\
+from sqlalchemy import Column, Integer
+from sqlalchemy.orm import declarative_base
+
+Base = declarative_base()
+
+
+class Contact(Base):
+    __tablename__ = "contacts"
+    id = Column(Integer, primary_key=True)
+""",
+        "lookups.py": b"""\
+import os
+from functools import lru_cache
+
+from models import Contact
+
+
+@lru_cache()
+def region():
+    return os.environ.get("REGION", Contact.__tablename__)
+""",
+    })
+    checked = []
+    fix_file = engine._fix_file
+    monkeypatch.setattr(engine, "_fix_file", lambda item, *rest: (checked.append(item.result.path.name), fix_file(item, *rest)))
+    assert run([root], Settings(jobs=1, cache=False)).findings == []
+    assert "lookups.py" not in checked
+    (root / "lookups.py").write_bytes((root / "lookups.py").read_bytes().replace(
+        b'return os.environ.get("REGION", Contact.__tablename__)', b"return Contact.query.all()"))
+    result = run([root], Settings(jobs=1, cache=False))
+    assert "lookups.py" in checked
+    assert [f.code for file in result.files for f in file.found] == ["FS003"]

@@ -76,7 +76,14 @@ class GlobalOrmCache(Rule):
         orm = facts.orm
         if not index.models:
             return False
-        if orm.memos or orm.cached:
+        # `_memos` and `_lru_caches` report only caches that keep ORM objects.
+        if any(index.returns_orm_objects(memo.query) for memo in orm.memos):
+            return True
+        if any(
+            cached.kind == "lru" and not cached.returns_plain
+            and any(index.returns_orm_objects(q) for q in cached.queries)
+            for cached in orm.cached
+        ):
             return True
         caches = index.global_caches
         if not caches:

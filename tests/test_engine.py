@@ -460,6 +460,33 @@ def test_child_listings_written_from_signatures_match_the_fields():
     assert generic == set() and len(kinds) > 60  # every kind met was written out
 
 
+def test_fill_gives_every_node_its_children_even_after_a_walk_stopped_half_way():
+    """The collectors read `_fs_children` straight (see `walk.fill`): a tree that
+    `prefilter.acts` walked only in part (it stops at the first thing that acts) must still get
+    every node's children, leaves included, and the same facts as a fresh tree."""
+    import ast
+    import itertools
+
+    from fixsessions.codemods.analysis import walk
+    from fixsessions.codemods.analysis.facts import collect_facts, module_name_for
+    from fixsessions.codemods.analysis.location import Positions
+
+    path = Path(__file__).resolve().parent.parent / "examples" / "before" / "cryptowallet" / "views.py"
+    text = path.read_text()
+    half, fresh = ast.parse(text), ast.parse(text)
+    list(itertools.islice(walk.walk(half), 40))  # some nodes listed, most not
+    assert "_fs_children" not in ast.parse(text).body[0].__dict__
+    walk.fill(half)
+    for node in ast.walk(half):
+        kind = type(node)
+        if isinstance(node, ast.expr_context):
+            continue  # `Load`/`Store`: no child of anything `children` lists
+        expected = [] if kind in walk._LEAVES else walk._any_children(walk._fields(kind), node)
+        assert list(node._fs_children) == expected, ast.dump(node)[:200]
+    where = module_name_for(path)[1]
+    assert collect_facts(half, Positions(text), path, where).facts == collect_facts(fresh, Positions(text), path, where).facts
+
+
 @pytest.mark.parametrize("limit, spread", [(100, True), (10**9, False)])
 def test_few_files_holding_much_source_are_read_by_workers(tmp_path, monkeypatch, limit, spread):
     """Fewer files than `PARALLEL_READS` are read in workers when they hold `PARALLEL_BYTES`

@@ -16,7 +16,7 @@ from functools import lru_cache
 from pathlib import Path
 from typing import NamedTuple
 
-from .walk import INERT, children
+from .walk import INERT
 from .location import Location, Positions, suppresses
 from .names import FUNCTIONS, Names, absolute_module
 from .orm import CacheCollector, OrmFacts, collect_orm
@@ -273,6 +273,16 @@ def set_namespace_packages(found: dict[Path, tuple[Path, tuple[str, ...]]]) -> N
         _package_of.cache_clear()
 
 
+_NAMED = frozenset({ast.Name, ast.Attribute})  # what `CallWithArgs` records of arguments
+# Node kind -> those of its fields that may hold a statement list (`If.body`, `Try.finalbody`;
+# `IfExp.body` is an expression, which `_Collector.blocks` sees).
+_WITH_BLOCKS = {
+    kind: fields
+    for kind in _subclasses(ast.AST)
+    if (fields := tuple(name for name in BLOCKS if name in getattr(kind, "_fields", ())))
+}
+
+
 class _Collector:
     """One walk over the module, in source order, keeping the enclosing function and
     statement at hand (what LibCST's visitor gave through metadata)."""
@@ -312,36 +322,51 @@ class _Collector:
 
     # -- the walk --------------------------------------------------------------------------
     def visit(self, node: ast.AST, parent: ast.AST | None) -> None:
-        outer_statement, outer_parent = self.statement, self.parent
+        """Statements keep themselves as `statement` for their children; `parent` is what the
+        handler of the node being entered reads (only `call` does)."""
         kind = type(node)
         if kind in STATEMENTS:
+            outer_statement = self.statement
             self.statement = node
-        self.parent = parent
-        if kind in FUNCTIONS:
-            self.function(node)
-        elif kind is ast.ClassDef:
-            self.klass(node)
+            self.parent = parent
+            if kind in FUNCTIONS:
+                self.function(node)
+            elif kind is ast.ClassDef:
+                self.klass(node)
+            else:
+                handler = self.HANDLERS.get(kind)
+                if handler is not None:
+                    handler(self, node)
+                if (
+                    self.functions and not self.helper_depth and kind in _WITH_BLOCKS
+                    and "<lambda" not in self.functions[-1].qname
+                ):
+                    self.blocks(node)
+                for child in node._fs_children:
+                    if type(child) not in INERT:  # no handler takes a name or a constant
+                        self.visit(child, node)
+            self.statement = outer_statement
+            return
+        if kind is ast.Call:
+            self.parent = parent
+            self.call(node)
         elif kind is ast.Lambda:
             self.lambda_(node)
-        else:
-            handler = self.HANDLERS.get(kind)
-            if handler is not None:
-                handler(self, node)
-            if (
-                self.functions and not self.helper_depth
-                and (kind in STATEMENTS or kind is ast.ExceptHandler or kind is ast.match_case)
-                and "<lambda" not in self.functions[-1].qname
-            ):
-                self.blocks(node)
-            for child in children(node):
-                if type(child) not in INERT:  # no handler takes a name or a constant
-                    self.visit(child, node)
-        self.statement, self.parent = outer_statement, outer_parent
+            return
+        elif (
+            (kind is ast.ExceptHandler or kind is ast.match_case)
+            and self.functions and not self.helper_depth and "<lambda" not in self.functions[-1].qname
+        ):
+            self.blocks(node)
+        for child in node._fs_children:
+            if type(child) not in INERT:
+                self.visit(child, node)
 
     def blocks(self, node: ast.AST) -> None:
         """Hand-made sessions created in each statement list of a function (LibCST's
         IndentedBlocks: a one-line ``if x: s = S()`` is none)."""
-        for body in (getattr(node, name, None) for name in BLOCKS):
+        for name in _WITH_BLOCKS.get(type(node), ()):
+            body = getattr(node, name)
             if not body or not isinstance(body, list) or not isinstance(body[0], ast.stmt):
                 continue
             if self._one_line(body[0]):
@@ -421,7 +446,7 @@ class _Collector:
         self.depth += 1
         if self.functions and not self.helper_depth and "<lambda" not in self.functions[-1].qname:
             self.blocks(node)
-        for child in children(node):
+        for child in node._fs_children:
             self.visit(child, node)
         self.depth -= 1
 
@@ -468,7 +493,7 @@ class _Collector:
         self.depth += 1
         if not self.helper_depth:
             self.blocks(node)
-        for child in children(node):
+        for child in node._fs_children:
             self.visit(child, node)
         self._returned(info, node, self.returns.pop(qname, []))
         self.functions.pop()
@@ -481,7 +506,7 @@ class _Collector:
         info = FunctionFacts(f"{self.facts.name}.<lambda{self.lambdas}>", ())
         self.facts.functions[info.qname] = info
         self.functions.append(info)
-        for child in children(node):
+        for child in node._fs_children:
             self.visit(child, node)
         self.functions.pop()
 
@@ -642,15 +667,18 @@ class _Collector:
                 )
         if info is not None:
             info.calls |= callee
-        args = [(index, value) for index, value in enumerate(node.args)]
-        args += [(kw.arg, kw.value) for kw in node.keywords if kw.arg is not None]
-        found = tuple(
-            (key, self.qnames(value))
-            for key, value in args
-            if isinstance(value, (ast.Name, ast.Attribute))
-        )
-        if found and callee:
-            self.facts.calls.append(CallWithArgs(callee, found, info.qname if info else None))
+        if not callee:
+            return
+        qnames = self.names.qnames
+        found = [
+            (index, qnames(value)) for index, value in enumerate(node.args) if type(value) in _NAMED
+        ]
+        found += [
+            (kw.arg, qnames(kw.value))
+            for kw in node.keywords if kw.arg is not None and type(kw.value) in _NAMED
+        ]
+        if found:
+            self.facts.calls.append(CallWithArgs(callee, tuple(found), info.qname if info else None))
 
     def session_callee(self, call: ast.Call, function: str | None = None) -> frozenset[str]:
         if isinstance(call.func, ast.Call) and self.qnames(call.func.func) & SESSIONMAKER:

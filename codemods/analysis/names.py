@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import ast
 import builtins
-from .walk import children
+from .walk import children, fill
 
 BUILTINS = frozenset(dir(builtins))
 FUNCTIONS = (ast.FunctionDef, ast.AsyncFunctionDef)
@@ -131,6 +131,8 @@ class Names:
         self.scope_of: dict[int, Scope] = {}  # id(ast.Name / def / class / lambda) -> its scope
         self.body_scope: dict[int, Scope] = {}  # id(def / class / lambda) -> the scope it opens
         self._qnames: dict[int, tuple[ast.AST, frozenset[str]]] = {}  # id(node) -> (node, qnames)
+        self._same: dict = {}  # each qualified name, and each set of them, kept once
+        fill(tree)
         self._visit_body(tree.body, self.root)
 
     # -- questions ------------------------------------------------------------------------
@@ -166,10 +168,16 @@ class Names:
         if scope is None:
             return _NOTHING
         heads = scope.lookup(node.id)
+        same = self._same
         if not parts:
-            return frozenset(heads)
-        tail = ".".join(reversed(parts))
-        return frozenset(head if head.startswith("builtins.") else f"{head}.{tail}" for head in heads)
+            found = frozenset([same.setdefault(head, head) for head in heads])
+        else:
+            tail = ".".join(reversed(parts))
+            found = frozenset([
+                same.setdefault(head, head) if head.startswith("builtins.") else same.setdefault(q := f"{head}.{tail}", q)
+                for head in heads
+            ])
+        return same.setdefault(found, found)
 
     def definition(self, node: ast.AST) -> str:
         """Qualified name of a function or class definition (the smallest, as LibCST's
@@ -199,7 +207,7 @@ class Names:
             return
         special = _SPECIAL.get(kind)
         if special is None:  # most nodes: one dictionary look-up, not a chain of isinstance
-            for child in children(node):
+            for child in node._fs_children:  # see `walk.fill`
                 self._visit(child, scope)
         else:
             special(self, node, scope)

@@ -16,7 +16,7 @@ import ast
 from dataclasses import dataclass, field
 from typing import Callable
 
-from .walk import children
+from .walk import INERT, children, fill
 from .location import Location, Positions
 from .names import Names
 
@@ -179,7 +179,10 @@ class OrmFacts:
 
 def _named_constant(node: ast.AST) -> bool:
     """``True``, ``False`` or ``None``: names, with qualified names, to LibCST."""
-    return isinstance(node, ast.Constant) and any(node.value is c for c in (True, False, None))
+    if not isinstance(node, ast.Constant):
+        return False
+    value = node.value
+    return value is True or value is False or value is None
 
 
 def _subscript_of(node: ast.AST | None, cache: str, key: str) -> bool:
@@ -349,12 +352,17 @@ class CacheCollector:
             self._visit_all(_parameters(node.args))
             self.visit(node.body)
             return
-        for child in children(node):
-            self.visit(child)
+        self._visit_all(node._fs_children)  # see `walk.fill`
 
     def _visit_all(self, nodes) -> None:
-        for node in nodes:
-            self.visit(node)
+        if self.functions or self.classes:
+            # Names and constants count only at import time: skipped here, one call each
+            for node in nodes:
+                if type(node) not in INERT:
+                    self.visit(node)
+        else:
+            for node in nodes:
+                self.visit(node)
 
     def _block(self, body: list[ast.stmt]) -> None:
         if body:
@@ -651,6 +659,7 @@ def _chain_root(node: ast.expr) -> ast.Name | None:
 
 def collect_orm(tree: ast.Module, names: Names, positions: Positions, module_name: str) -> CacheCollector:
     """The module's `OrmFacts` (``.facts``) and the nodes FS003 edits."""
+    fill(tree)  # done already where `names` was made of this tree
     collector = CacheCollector(names, positions, module_name)
     collector.run(tree)
     return collector

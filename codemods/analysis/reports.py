@@ -7,7 +7,7 @@ from __future__ import annotations
 import ast
 from dataclasses import dataclass, field
 
-from .walk import INERT, children
+from .walk import INERT, children, fill
 from .location import Location, Positions
 from .names import Names
 
@@ -69,9 +69,14 @@ class ReportFacts:
 
 
 def collect_reports(tree: ast.Module, names: Names, positions: Positions, module_name: str) -> ReportFacts:
+    fill(tree)  # done already where `names` was made of this tree
     collector = _ReportCollector(names, positions, module_name)
     collector.visit(tree)
     return collector.facts
+
+
+# The node kinds `_children` does not simply list as `walk.fill` did.
+_REORDERED = frozenset({*FUNCTIONS, ast.ClassDef, ast.IfExp, ast.Dict, ast.Call, ast.arguments})
 
 
 def _children(node: ast.AST) -> list[ast.AST]:
@@ -140,7 +145,8 @@ class _ReportCollector:
                 self.assign(node)
             elif kind is ast.Call:
                 self.call(node)
-            for child in _children(node):  # not generic_visit: one frame a level, for deep trees
+            # not generic_visit: one frame a level, for deep trees
+            for child in node._fs_children if kind not in _REORDERED else _children(node):
                 if type(child) not in INERT:  # nothing here acts on a name or a constant
                     self.visit(child)
 

@@ -98,6 +98,28 @@ _LEAVES = frozenset({
 INERT = frozenset(kind for kind in _LEAVES if not issubclass(kind, ast.stmt))
 
 
+def fill(tree: ast.AST) -> None:
+    """Give every node of ``tree`` its `_fs_children` (an empty tuple for a leaf), once, so
+    that the collectors of `collect_facts` read the attribute rather than call `children` for
+    each node they enter (two million calls on privacyidea's 629 modules)."""
+    if tree.__dict__.get("_fs_filled"):
+        return
+    todo = [tree]
+    pop, push, leaves, listings = todo.pop, todo.extend, _LEAVES, _LISTINGS
+    while todo:
+        node = pop()
+        kind = type(node)
+        if kind in leaves:
+            node._fs_children = _NONE
+            continue
+        listing = listings.get(kind)
+        if listing is None:
+            listing = listings[kind] = _written_out(kind) or partial(_any_children, _fields(kind))
+        node._fs_children = out = listing(node) or _NONE
+        push(out)
+    tree._fs_filled = True
+
+
 def walk(node: ast.AST):
     """Every node below ``node`` (itself included), breadth first, like `ast.walk`."""
     todo = deque([node])

@@ -14,7 +14,7 @@ from __future__ import annotations
 import ast
 import re
 
-from .walk import walk
+from .walk import fill
 from .facts import SCOPED_SESSION, ModuleFacts
 
 SEED_WORDS = (b"sqlalchemy", b"flask", b"gevent", b"greenlet", b"celery")
@@ -114,7 +114,11 @@ def _last_name(node) -> str | None:
 def acts(tree: ast.Module, learned: frozenset[str] = frozenset()) -> bool:
     """Whether the module calls a session or app maker, uses a Flask hook, or uses a learned
     name as code (not in a comment or a string)."""
-    for node in walk(tree):
+    fill(tree)  # what collect_facts would do next: done once, and read here as there
+    todo = [tree]
+    while todo:
+        node = todo.pop()  # depth first: the order does not change the answer
+        todo.extend(node._fs_children)
         kind = type(node)  # parsed trees hold no subclasses of the node classes
         if kind is ast.Name:
             if node.id in learned:

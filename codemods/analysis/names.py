@@ -168,15 +168,11 @@ class Names:
         if scope is None:
             return _NOTHING
         heads = scope.lookup(node.id)
-        same = self._same
-        if not parts:
-            found = frozenset([same.setdefault(head, head) for head in heads])
-        else:
+        if parts:
             tail = ".".join(reversed(parts))
-            found = frozenset([
-                same.setdefault(head, head) if head.startswith("builtins.") else same.setdefault(q := f"{head}.{tail}", q)
-                for head in heads
-            ])
+            heads = [head if head.startswith("builtins.") else f"{head}.{tail}" for head in heads]
+        same = self._same
+        found = frozenset([same.setdefault(name, name) for name in heads])
         return same.setdefault(found, found)
 
     def definition(self, node: ast.AST) -> str:

@@ -174,3 +174,21 @@ def test_progress_on_a_terminal_only_and_never_in_machine_formats(tmp_path):
     assert b"\r" not in quiet.replace(b"\r\n", b"")
     piped = subprocess.run([FIXSESSIONS, "--check", "--jobs", "1", "."], cwd=root, capture_output=True)
     assert b"\r" not in piped.stderr
+
+
+def test_facts_digest_ignores_set_order_and_sees_a_changed_fact(tmp_path, capsys):
+    """benchmarks/facts_digest.py proves collector changes keep every fact: its digest must not
+    depend on the order a set was filled in, and must change with a fact."""
+    from benchmarks.facts_digest import canonical, compare, digest
+
+    assert canonical({"b", "a", "c"}) == canonical({"c", "b", "a"}) == ["a", "b", "c"]
+    module = tmp_path / "app.py"
+    module.write_text("from flask import Flask\napp = Flask(__name__)\n")
+    first = digest(module)
+    module.write_text("from flask import Flask\napplication = Flask(__name__)\n")
+    assert digest(module) != first
+    (tmp_path / "broken.py").write_text("def f(:\n")
+    assert digest(tmp_path / "broken.py") is None
+    assert compare({"app.py": first}, {"app.py": first}) == 0
+    assert compare({"app.py": first}, {"app.py": digest(module)}) == 1
+    assert "1 of 1 file(s) differ" in capsys.readouterr().out

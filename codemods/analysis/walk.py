@@ -22,11 +22,14 @@ def children(node: ast.AST) -> list[ast.AST] | tuple:
         return node._fs_children
     except AttributeError:
         pass
-    listing = _LISTINGS.get(kind)
-    if listing is None:
-        listing = _LISTINGS[kind] = _written_out(kind) or partial(_any_children, _fields(kind))
+    listing = _LISTINGS.get(kind) or _new_listing(kind)
     node._fs_children = out = listing(node) or _NONE
     return out
+
+
+def _new_listing(kind: type):
+    listing = _LISTINGS[kind] = _written_out(kind) or partial(_any_children, _fields(kind))
+    return listing
 
 
 def _fields(kind: type) -> tuple[str, ...]:
@@ -112,9 +115,7 @@ def fill(tree: ast.AST) -> None:
         if kind in leaves:
             node._fs_children = _NONE
             continue
-        listing = listings.get(kind)
-        if listing is None:
-            listing = listings[kind] = _written_out(kind) or partial(_any_children, _fields(kind))
+        listing = listings.get(kind) or _new_listing(kind)
         node._fs_children = out = listing(node) or _NONE
         push(out)
     tree._fs_filled = True

@@ -14,7 +14,6 @@ import base64
 import hashlib
 import json
 import os
-import tempfile
 from dataclasses import asdict
 from pathlib import Path
 from typing import Iterable
@@ -71,6 +70,8 @@ def load(folder: Path, settings_key: str, paths_key: str, key: str) -> dict | No
 
 def store(folder: Path, settings_key: str, paths_key: str, key: str, files: dict) -> None:
     """Atomically, and silently giving up where the folder cannot be written."""
+    import tempfile  # here: a run answered from the cache writes nothing
+
     try:
         folder.mkdir(parents=True, exist_ok=True)
         ignore = folder / ".gitignore"

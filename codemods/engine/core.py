@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import ast
 import gc
-import multiprocessing
 import os
 import re
 import sys
@@ -25,7 +24,6 @@ from ..analysis.index import ProjectIndex
 from ..analysis.location import Positions, suppresses
 from ..rules import RULES
 from ..rules.base import FileContext, Finding, Fix, Rule
-from . import cache
 from .discovery import context_folders, discover, project_root, python_files_in
 from .namespaces import find_namespace_packages
 from .source import SourceError, SourceText, read_bytes, write_atomic
@@ -149,7 +147,11 @@ class _Workers:
 
     def in_process(self, total: int, minimum: int = 2) -> bool:
         """Whether `map` of ``total`` items runs here, without workers."""
-        return self.jobs == 1 or total < minimum or "fork" not in multiprocessing.get_all_start_methods()
+        if self.jobs == 1 or total < minimum:
+            return True
+        import multiprocessing  # here: a run that forks no worker does without it
+
+        return "fork" not in multiprocessing.get_all_start_methods()
 
     def map(self, function, items: list, shared, progress, phase: str, minimum: int = 2) -> list:
         total = len(items)
@@ -163,6 +165,8 @@ class _Workers:
         global _SHARED
         _SHARED = shared  # inherited by the forked workers
         chunk = max(1, min(64, total // (self.jobs * 8) or 1))
+        import multiprocessing
+
         context = multiprocessing.get_context("fork")
         out = []
         with context.Pool(self.jobs) as pool:
@@ -485,9 +489,13 @@ def _no_cycle_collection():
 
 
 class _Cached:
-    """The result cache's entry for this run (see `codemods.engine.cache`)."""
+    """The result cache's entry for this run (see `codemods.engine.cache`, imported here: a
+    `--no-cache` run does without it)."""
 
     def __init__(self, paths: list[Path], files: list[FileResult], settings: Settings) -> None:
+        from . import cache
+
+        self.cache = cache
         self.settings_key = settings.key()
         self.paths_key = "\0".join(sorted(os.path.abspath(p) for p in paths))
         # Each file is read, hashed and let go: a 13,000-file tree is 200 MB of source.
@@ -495,18 +503,18 @@ class _Cached:
         self.folder = cache.folder_for(project_root(paths[0]) if paths else None)
 
     def answer(self, results: list[FileResult]) -> bool:
-        entry = cache.load(self.folder, self.settings_key, self.paths_key, self.key)
+        entry = self.cache.load(self.folder, self.settings_key, self.paths_key, self.key)
         if entry is None or set(entry) != {os.path.abspath(r.path) for r in results}:
             return False
         for result in results:
             data = entry[os.path.abspath(result.path)]
-            result.fixed = cache.decode_bytes(data["fixed"])
+            result.fixed = self.cache.decode_bytes(data["fixed"])
             if result.fixed is not None:  # its diff is shown: the bytes hashed a moment ago
                 result.original = _contents(result.path)[1]
             result.error, result.internal_error = data["error"], data["internal_error"]
             result.notes = data["notes"]
             for name in ("findings", "initial", "applied"):
-                setattr(result, name, [cache.finding_from_json(f) for f in data[name]])
+                setattr(result, name, [self.cache.finding_from_json(f) for f in data[name]])
         return True
 
     def store(self, results: list[FileResult], settings: Settings) -> None:
@@ -516,13 +524,13 @@ class _Cached:
         for result in results:
             _detach(result, settings)
             entry[os.path.abspath(result.path)] = {
-                "fixed": cache.encode_bytes(result.fixed),
+                "fixed": self.cache.encode_bytes(result.fixed),
                 "error": result.error, "internal_error": result.internal_error,
                 "notes": result.notes,
-                **{name: [cache.finding_to_json(f) for f in getattr(result, name)]
+                **{name: [self.cache.finding_to_json(f) for f in getattr(result, name)]
                    for name in ("findings", "initial", "applied")},
             }
-        cache.store(self.folder, self.settings_key, self.paths_key, self.key, entry)
+        self.cache.store(self.folder, self.settings_key, self.paths_key, self.key, entry)
 
 
 def run_source(data: bytes, path: Path, settings: Settings = Settings()) -> FileResult:

@@ -508,6 +508,25 @@ def test_few_files_holding_much_source_are_read_by_workers(tmp_path, monkeypatch
     assert len(result.changed) == 3
 
 
+def _name_of(path, shared):
+    return f"{shared}:{path.name}"
+
+
+def test_workers_take_the_largest_files_first_and_answer_in_the_order_asked(tmp_path):
+    """A round's last chunks are its smallest files (gramps-web-api waited on one worker's
+    big module); the answers still come back in the order of the files given."""
+    sizes = [10, 500, 20, 500, None, 300]  # None: a file that vanished
+    paths = []
+    for i, size in enumerate(sizes):
+        paths.append(tmp_path / f"m{i}.py")
+        if size is not None:
+            paths[-1].write_bytes(b"#" * size)
+    assert engine._largest_first(paths) == [1, 3, 5, 2, 0, 4]
+    workers = engine._Workers(2)
+    assert not workers.in_process(len(paths))
+    assert workers.map(_name_of, paths, "x", None, "reading") == [f"x:m{i}.py" for i in range(6)]
+
+
 def test_the_report_collector_visits_a_calls_parts_in_source_order():
     """LibCST's order: `f(x=1, *rest)` visits the keyword before `*rest`, although `ast`
     keeps arguments before keywords; `f(a, b=1)` is in order as it is."""

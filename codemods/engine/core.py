@@ -153,7 +153,8 @@ class _Workers:
 
         return "fork" not in multiprocessing.get_all_start_methods()
 
-    def map(self, function, items: list, shared, progress, phase: str, minimum: int = 2) -> list:
+    def map(self, function, items: list[Path], shared, progress, phase: str, minimum: int = 2) -> list:
+        """``[function(path, shared) for path in items]``, in that order."""
         total = len(items)
         if self.in_process(total, minimum):
             out = []
@@ -168,13 +169,28 @@ class _Workers:
         import multiprocessing
 
         context = multiprocessing.get_context("fork")
-        out = []
+        order = _largest_first(items)
+        out: list = [None] * total
         with context.Pool(self.jobs) as pool:
-            for done, value in enumerate(pool.imap(_call_shared, [(function, i) for i in items], chunk), 1):
-                out.append(value)
+            answers = pool.imap(_call_shared, [(function, items[i]) for i in order], chunk)
+            for done, (i, value) in enumerate(zip(order, answers), 1):
+                out[i] = value
                 if progress:
                     progress(phase, done, total)
         return out
+
+
+def _largest_first(paths: list[Path]) -> list[int]:
+    """The positions of ``paths``, largest file first (in their order where sizes are equal).
+    Handed out in this order, the last chunks are small files: no worker is left parsing a
+    big module at the end while the others wait (idle cores were 10 to 20% of a round)."""
+    sizes = []
+    for path in paths:
+        try:
+            sizes.append(os.stat(path).st_size)
+        except OSError:
+            sizes.append(0)  # its reader says why
+    return sorted(range(len(paths)), key=lambda i: -sizes[i])
 
 
 _SHARED = None

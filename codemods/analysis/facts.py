@@ -618,7 +618,8 @@ class _Collector:
 
     # -- calls -----------------------------------------------------------------------------
     def call(self, node: ast.Call) -> None:
-        callee = self.qnames(node.func)
+        qnames = self.names.qnames
+        callee = qnames(node.func)
         if callee & FLASK:
             self._app(node)
         elif callee and node.args and isinstance(node.args[0], ast.Name) and node.args[0].id == "__name__":
@@ -628,7 +629,7 @@ class _Collector:
         if callee & SYS_PATH:
             self.facts.extends_sys_path = True
         func = node.func
-        info = self.current()
+        info = self.functions[-1] if self.functions else None
         if isinstance(func, ast.Attribute):
             method = func.attr
             if method in SESSION_METHODS and isinstance(func.value, ast.Name):
@@ -667,9 +668,8 @@ class _Collector:
                 )
         if info is not None:
             info.calls |= callee
-        if not callee:
+        if not callee or not (node.args or node.keywords):
             return
-        qnames = self.names.qnames
         found = [
             (index, qnames(value)) for index, value in enumerate(node.args) if type(value) in _NAMED
         ]

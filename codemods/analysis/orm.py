@@ -266,93 +266,94 @@ class CacheCollector:
             self.visit(stmt)
 
     def visit(self, node: ast.AST) -> None:
-        kind = type(node)
-        if kind is ast.Name:
-            self._read(node)
-            return
-        if kind is ast.Constant:
-            if _named_constant(node) and not (self.functions or self.classes):
-                self.facts.import_time_refs |= self.qnames(node)
-            return
-        if kind in FUNCTIONS:
-            self._function(node)
-            return
-        if kind is ast.ClassDef:
-            self._class(node)
-            return
-        if kind is ast.Attribute:
-            self._attribute(node)
-        elif kind is ast.Call:
-            self._call(node)
-            self.visit(node.func)
-            self._visit_all(_call_arguments(node))
-            return
-        elif kind is ast.Assign:
-            self._assign(node)
-        elif kind is ast.Global:
-            for name in node.names:
-                self.facts.declared_global.add(f"{self.module_name}.{name}")
-            return
-        elif kind is ast.withitem:
-            self._with_item(node)
-        elif kind is ast.If:
-            self.visit(node.test)
+        special = _VISITS.get(type(node))
+        if special is not None:
+            special(self, node)
+        elif self.functions or self.classes:  # `_visit_all`, written out: one frame a node
+            for child in node._fs_children:  # see `walk.fill`
+                if type(child) not in INERT:
+                    self.visit(child)
+        else:
+            for child in node._fs_children:
+                self.visit(child)
+
+    # What `visit` does with each kind it does more with than enter its children (`_VISITS`).
+    def _visit_constant(self, node: ast.Constant) -> None:
+        if _named_constant(node) and not (self.functions or self.classes):
+            self.facts.import_time_refs |= self.qnames(node)
+
+    def _visit_attribute(self, node: ast.Attribute) -> None:
+        self._attribute(node)
+        self._visit_all(node._fs_children)
+
+    def _visit_call(self, node: ast.Call) -> None:
+        self._call(node)
+        self.visit(node.func)
+        self._visit_all(_call_arguments(node))
+
+    def _visit_assign(self, node: ast.Assign) -> None:
+        self._assign(node)
+        self._visit_all(node._fs_children)
+
+    def _visit_global(self, node: ast.Global) -> None:
+        for name in node.names:
+            self.facts.declared_global.add(f"{self.module_name}.{name}")
+
+    def _visit_with_item(self, node: ast.withitem) -> None:
+        self._with_item(node)
+        self._visit_all(node._fs_children)
+
+    def _visit_if(self, node: ast.If | ast.While) -> None:
+        self.visit(node.test)
+        self._block(node.body)
+        self._block(node.orelse)
+
+    def _visit_for(self, node: ast.For | ast.AsyncFor) -> None:
+        self.visit(node.target)
+        self.visit(node.iter)
+        if isinstance(node.target, ast.Name):
+            self.loops.append((node.target.id, node.iter))
             self._block(node.body)
-            self._block(node.orelse)
-            return
-        elif kind in (ast.For, ast.AsyncFor):
-            self.visit(node.target)
-            self.visit(node.iter)
-            if isinstance(node.target, ast.Name):
-                self.loops.append((node.target.id, node.iter))
-                self._block(node.body)
-                self.loops.pop()
-            else:
-                self._block(node.body)
-            self._block(node.orelse)
-            return
-        elif kind is ast.While:
-            self.visit(node.test)
+            self.loops.pop()
+        else:
             self._block(node.body)
-            self._block(node.orelse)
-            return
-        elif kind in (ast.With, ast.AsyncWith):
-            self._visit_all(node.items)
-            self._block(node.body)
-            return
-        elif kind in TRIES:
-            self._block(node.body)
-            for handler in node.handlers:
-                if handler.type is not None:
-                    self.visit(handler.type)
-                self._block(handler.body)
-            self._block(node.orelse)
-            self._block(node.finalbody)
-            return
-        elif kind is ast.Match:
-            self.visit(node.subject)
-            for case in node.cases:
-                self.visit(case.pattern)
-                if case.guard is not None:
-                    self.visit(case.guard)
-                self._block(case.body)
-            return
-        elif kind is ast.Dict:
-            for key, value in zip(node.keys, node.values):
-                if key is not None:
-                    self.visit(key)
-                self.visit(value)
-            return
-        elif kind is ast.IfExp:
-            self.visit(node.body)
-            self.visit(node.test)
-            self.visit(node.orelse)
-            return
-        elif kind is ast.Lambda:
-            self._visit_all(_parameters(node.args))
-            self.visit(node.body)
-            return
-        self._visit_all(node._fs_children)  # see `walk.fill`
+        self._block(node.orelse)
+
+    def _visit_with(self, node: ast.With | ast.AsyncWith) -> None:
+        self._visit_all(node.items)
+        self._block(node.body)
+
+    def _visit_try(self, node: ast.Try) -> None:
+        self._block(node.body)
+        for handler in node.handlers:
+            if handler.type is not None:
+                self.visit(handler.type)
+            self._block(handler.body)
+        self._block(node.orelse)
+        self._block(node.finalbody)
+
+    def _visit_match(self, node: ast.Match) -> None:
+        self.visit(node.subject)
+        for case in node.cases:
+            self.visit(case.pattern)
+            if case.guard is not None:
+                self.visit(case.guard)
+            self._block(case.body)
+
+    def _visit_dict(self, node: ast.Dict) -> None:
+        for key, value in zip(node.keys, node.values):
+            if key is not None:
+                self.visit(key)
+            self.visit(value)
+
+    def _visit_if_exp(self, node: ast.IfExp) -> None:
+        self.visit(node.body)
+        self.visit(node.test)
+        self.visit(node.orelse)
+
+    def _visit_lambda(self, node: ast.Lambda) -> None:
+        self._visit_all(_parameters(node.args))
+        self.visit(node.body)
 
     def _visit_all(self, nodes) -> None:
         if self.functions or self.classes:
@@ -575,6 +576,32 @@ class CacheCollector:
 
 
 TRIES = (ast.Try, ast.TryStar) if hasattr(ast, "TryStar") else (ast.Try,)
+
+# Node kind -> what `CacheCollector.visit` does with it: one dictionary look-up per node, not
+# a chain of comparisons (the other kinds: their children are entered, in order).
+_VISITS = {
+    ast.Name: CacheCollector._read,
+    ast.Constant: CacheCollector._visit_constant,
+    ast.FunctionDef: CacheCollector._function,
+    ast.AsyncFunctionDef: CacheCollector._function,
+    ast.ClassDef: CacheCollector._class,
+    ast.Attribute: CacheCollector._visit_attribute,
+    ast.Call: CacheCollector._visit_call,
+    ast.Assign: CacheCollector._visit_assign,
+    ast.Global: CacheCollector._visit_global,
+    ast.withitem: CacheCollector._visit_with_item,
+    ast.If: CacheCollector._visit_if,
+    ast.For: CacheCollector._visit_for,
+    ast.AsyncFor: CacheCollector._visit_for,
+    ast.While: CacheCollector._visit_if,  # a test, a body, an `else:`
+    ast.With: CacheCollector._visit_with,
+    ast.AsyncWith: CacheCollector._visit_with,
+    **{kind: CacheCollector._visit_try for kind in TRIES},
+    ast.Match: CacheCollector._visit_match,
+    ast.Dict: CacheCollector._visit_dict,
+    ast.IfExp: CacheCollector._visit_if_exp,
+    ast.Lambda: CacheCollector._visit_lambda,
+}
 
 
 def _holds(element: ast.expr, name: str) -> bool:

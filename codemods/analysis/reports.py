@@ -93,13 +93,18 @@ def _children(node: ast.AST) -> list[ast.AST]:
         return [n for pair in zip(node.keys, node.values) for n in pair if n is not None]
     found = children(node)
     if kind is ast.Call:
-        # Out of order only where a keyword comes before an argument: `f(x=1, *rest)`.
-        if not (node.keywords and node.args and _before(node.keywords[0], node.args[-1])):
+        if not _keyword_first(node):
             return found
         return sorted(found, key=lambda n: (n.lineno, n.col_offset))  # not in place: shared
     if kind is ast.arguments:
         return sorted(found, key=lambda n: (n.lineno, n.col_offset))
     return found
+
+
+def _keyword_first(call: ast.Call) -> bool:
+    """Whether a keyword comes before an argument, `f(x=1, *rest)`: the only call whose
+    children `walk.fill` lists out of source order."""
+    return bool(call.keywords and call.args and _before(call.keywords[0], call.args[-1]))
 
 
 def _before(a: ast.AST, b: ast.AST) -> bool:
@@ -146,7 +151,11 @@ class _ReportCollector:
             elif kind is ast.Call:
                 self.call(node)
             # not generic_visit: one frame a level, for deep trees
-            for child in node._fs_children if kind not in _REORDERED else _children(node):
+            if kind not in _REORDERED or (kind is ast.Call and not _keyword_first(node)):
+                listed = node._fs_children
+            else:
+                listed = _children(node)
+            for child in listed:
                 if type(child) not in INERT:  # nothing here acts on a name or a constant
                     self.visit(child)
 

@@ -231,6 +231,42 @@ def bound_in(nodes: Iterable[ast.AST]) -> set[str]:
     return names
 
 
+class _Asked:
+    """What one block's analysis asks of each statement more than once, read once: the names
+    it binds (`bound_in`), the names it reads or writes (`names_in`), and the names whose
+    session methods it calls. Each question walks the statement; the candidates of one block,
+    and the two verdicts of each, ask about the same statements (Flexget: four walks of each
+    statement a session). Asked about a list, the answer is the union of its statements'."""
+
+    __slots__ = ("bound", "named", "owners")
+
+    def __init__(self) -> None:
+        self.bound: dict[int, set[str]] = {}
+        self.named: dict[int, set[str]] = {}
+        self.owners: dict[int, set[str]] = {}
+
+    def bound_in(self, nodes: Iterable[ast.AST]) -> set[str]:
+        return _union(self.bound, bound_in, nodes)
+
+    def names_in(self, nodes: Iterable[ast.AST]) -> set[str]:
+        return _union(self.named, names_in, nodes)
+
+    def session_method_owners(self, nodes: Iterable[ast.AST]) -> set[str]:
+        return _union(self.owners, _session_method_owners, nodes)
+
+
+def _union(known: dict[int, set[str]], question, nodes: Iterable[ast.AST]) -> set[str]:
+    """The union of ``question([node])`` over ``nodes``, each answer kept in ``known`` by the
+    node's id (the tree, and so each node, outlives the block's analysis)."""
+    out: set[str] = set()
+    for node in nodes:
+        answer = known.get(id(node))
+        if answer is None:
+            answer = known[id(node)] = question([node])
+        out |= answer
+    return out
+
+
 @dataclass
 class _Exits:
     """What leaves a block other than by falling off its end or raising."""
@@ -408,6 +444,7 @@ def analyse_block(
         return []  # a one-line body (`if x: s = Session()`) has no room for a block
     plans = []
     groups = line_of = names_of = owners = None
+    asked = _Asked()
     for stmt in body:
         if not (
             isinstance(stmt, ast.Assign)
@@ -422,7 +459,7 @@ def analyse_block(
         if not callee or (skip is not None and skip(stmt.value)):
             continue
         if owners is None:  # no session method called on it anywhere in the block: no session
-            owners = _session_method_owners(body)
+            owners = asked.session_method_owners(body)
         if stmt.targets[0].id not in owners:
             continue
         if groups is None:
@@ -438,7 +475,7 @@ def analyse_block(
         calls_methods = False
         for i in range(index + 1, len(groups)):
             if i not in names_of:
-                names_of[i] = (names_in(groups[i]), _session_method_owners(groups[i]))
+                names_of[i] = (asked.names_in(groups[i]), asked.session_method_owners(groups[i]))
             names, owners = names_of[i]
             if var in names:
                 uses.append(i - index - 1)
@@ -461,7 +498,7 @@ def analyse_block(
             # before the `try` (autobegin: an unused session holds no connection). Rewriting
             # it into a with-block would change nothing a reviewer could see but the spelling.
             continue
-        plan = _plan(stmt, var, rest, uses[-1], positions)
+        plan = _plan(stmt, var, rest, uses[-1], positions, asked)
         summary = HandMade(function, var, callee, positions.location(stmt.value), *plan[:3], *plan[5])
         if stmt.value.args or stmt.value.keywords:
             summary.applicability, summary.reason = "none", "the session is made with arguments"
@@ -483,7 +520,10 @@ def _provides_session(rest: list[ast.stmt], var: str) -> bool:
     return any(_is_name(node.value, var) for node in _found(rest, (ast.Return, ast.Yield)))
 
 
-def _plan(creation: ast.Assign, var: str, rest: list[list[ast.stmt]], last_use: int, positions: Positions):
+def _plan(
+    creation: ast.Assign, var: str, rest: list[list[ast.stmt]], last_use: int, positions: Positions,
+    asked: _Asked,
+):
     """(form, applicability, reason, extent, body)."""
     first = rest[0][0]
     if isinstance(first, ast.Try) and _is_boilerplate_try(first, var, positions):
@@ -530,7 +570,7 @@ def _plan(creation: ast.Assign, var: str, rest: list[list[ast.stmt]], last_use: 
     after = _flat(rest[len(extent) :])
     extent, body = _flat(extent), _flat(body)
 
-    plain = _plain_verdict(form, var, extent, after, dropped_comments, positions)
+    plain = _plain_verdict(form, var, extent, after, dropped_comments, asked)
 
     def verdict(applicability, reason=None):
         return form, applicability, reason, extent, body, plain
@@ -541,14 +581,14 @@ def _plan(creation: ast.Assign, var: str, rest: list[list[ast.stmt]], last_use: 
         return verdict("none", "a comment on the lines the rewrite removes would be lost")
     if any(_calls_on(body, var, ("close", "rollback"))):
         return verdict("none", f"`{var}` is closed or rolled back inside the block as well")
-    if var in bound_in(body) or var in names_in(after):
+    if var in asked.bound_in(body) or var in asked.names_in(after):
         return verdict("none", f"`{var}` is reassigned or used after it is closed")
-    if any(var in names_in([node]) for node in _found(body, SCOPES)):
+    if any(var in asked.names_in([node]) for node in _found(body, SCOPES)):
         return verdict("none", f"a nested function uses `{var}`")
 
     exits = _exits(body)
-    local = bound_in(body) | {var}
-    escaped = sorted(bound_in(body) & names_in(after))
+    local = asked.bound_in(body) | {var}
+    escaped = sorted(asked.bound_in(body) & asked.names_in(after))
     settled = None if committed else _settled_after_commit(body, var)
     if settled is not None:  # expunged after the last commit: the block's commit cannot expire them
         escaped = [] if "*" in settled else [n for n in escaped if n not in settled]
@@ -589,7 +629,7 @@ def _plan(creation: ast.Assign, var: str, rest: list[list[ast.stmt]], last_use: 
     return verdict("safe")
 
 
-def _plain_verdict(form, var, extent, after, dropped_comments, positions) -> tuple[str, str | None]:
+def _plain_verdict(form, var, extent, after, dropped_comments, asked: _Asked) -> tuple[str, str | None]:
     """(applicability, reason) of `with <creation> as var:` around the statements, the
     explicit commits kept and the final `close()` dropped: only closing moves, so only what
     outlives the close matters."""
@@ -602,9 +642,9 @@ def _plain_verdict(form, var, extent, after, dropped_comments, positions) -> tup
         return "none", "a comment on the lines the rewrite removes would be lost"
     if any(_calls_on(body, var, ("close",))):
         return "none", f"`{var}` is closed inside the block as well"
-    if var in bound_in(body) or var in names_in(after):
+    if var in asked.bound_in(body) or var in asked.names_in(after):
         return "none", f"`{var}` is reassigned or used after it is closed"
-    if any(var in names_in([node]) for node in _found(body, SCOPES)):
+    if any(var in asked.names_in([node]) for node in _found(body, SCOPES)):
         return "none", f"a nested function uses `{var}`"
     exits = _exits(body)
     if exits.yields:
@@ -613,11 +653,11 @@ def _plain_verdict(form, var, extent, after, dropped_comments, positions) -> tup
         return "unsafe", "it returns from inside the session: what it returns would come back detached"
     if exits.scope_escapes:
         return "unsafe", "it assigns globals, which outlive the block"
-    escaped = sorted(bound_in(body) & names_in(after))
+    escaped = sorted(asked.bound_in(body) & asked.names_in(after))
     if escaped:
         names = ", ".join(f"`{n}`" for n in escaped)
         return "unsafe", f"{names} is used after the block: it would come back detached"
-    stored = _stores_outside(body, bound_in(body) | {var})
+    stored = _stores_outside(body, asked.bound_in(body) | {var})
     if stored:
         return "unsafe", stored
     return "safe", None

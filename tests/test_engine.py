@@ -284,6 +284,29 @@ def test_the_may_apply_shortcut_never_changes_a_result(tmp_path, monkeypatch):
     assert any(fast), "the projects must give findings for the comparison to mean anything"
 
 
+def test_a_file_read_again_is_checked_only_by_the_rules_that_may_find_something_there(tmp_path, monkeypatch):
+    """A file that one rule may find something in is read again and checked; a rule whose
+    `finds_in` says it cannot find anything there is not asked to check it (its check would
+    find nothing, and some ask project-wide questions to find it)."""
+    from fixsessions.codemods.rules import RULES
+
+    late = next(rule for rule in RULES if rule.code == "FS010")
+    asked = []
+
+    def check(self, ctx):
+        asked.append(ctx.path.name)
+        return iter(())
+
+    monkeypatch.setattr(late, "check", check)
+    root = make_project(tmp_path, {"app.py": BROKEN_APP})
+    for may_apply, expected in ((True, {"app.py"}), (False, set())):  # asked once a round
+        asked.clear()
+        monkeypatch.setattr(late, "may_apply", classmethod(lambda cls, facts, index: may_apply))
+        [file] = run([root]).files
+        assert [f.code for f in file.initial] == ["FS001"]  # read again, and checked
+        assert set(asked) == expected
+
+
 def test_a_file_libcst_cannot_reproduce_is_left_alone(tmp_path):
     # LibCST 1.9 drops the blank lines before a last, indented comment without a newline.
     data = BROKEN_APP + b"\n\n\n\t# trailing"

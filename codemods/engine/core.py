@@ -717,6 +717,22 @@ def _may_apply(rules: list[Rule], facts, index: ProjectIndex) -> bool:
         return True
 
 
+def _rules_for(rules: list[Rule], facts, index: ProjectIndex) -> list[Rule]:
+    """The rules that can find something in this module (`Rule.finds_in`), in their order; a
+    rule whose test crashes is kept, for its check to report the crash. The others' checks
+    would find nothing, and would ask the index project-wide questions to find it (0.1 to
+    0.3 s for each import root of privacyidea or zou, where no check finds anything)."""
+    kept = []
+    for rule in rules:
+        try:
+            if not rule.finds_in(facts, index):
+                continue
+        except Exception:
+            pass
+        kept.append(rule)
+    return kept
+
+
 def _revert_failed_groups(results: list[FileResult], unwritten: dict | None = None) -> None:
     """A fix that spans files is made everywhere or nowhere."""
     failed = set().union(*(r.failed_groups for r in results))
@@ -761,7 +777,7 @@ def _fix_file(item: _Parsed, index: ProjectIndex, rules: list[Rule], settings: S
             settings.unsafe_fixes,
         )
         try:
-            findings = _check(rules, ctx)
+            findings = _check(_rules_for(rules, collected.facts, ctx.index), ctx)
             for finding in findings:
                 finding.source = positions.text
                 if finding.fix is not None:

@@ -191,6 +191,22 @@ def test_a_crashing_rule_is_an_internal_error_naming_the_file(tmp_path, monkeypa
     assert result.changed == []
 
 
+class _TestRaises(_CheckRaises):
+    @classmethod
+    def may_apply(cls, facts, index):
+        raise ValueError("bug in the test")
+
+
+def test_a_rule_whose_cheap_test_crashes_checks_the_file_and_reports_its_crash(tmp_path, monkeypatch):
+    # Counted as "may find something", not as "nothing here": the file is read again and
+    # checked, and the check's crash named, rather than the rule silently skipped.
+    monkeypatch.setattr(engine, "RULES", (_TestRaises,))
+    root = make_project(tmp_path, {"app.py": BROKEN_APP})
+    [file] = run([root], Settings()).files
+    assert file.internal_error
+    assert file.error == "internal error in FS001 (ValueError('bug'))"
+
+
 CACHE_PROJECT = {
     "pkg/__init__.py": "",
     "pkg/db.py": (

@@ -621,3 +621,31 @@ def region():
     result = run([root], Settings(jobs=1, cache=False))
     assert "lookups.py" in checked
     assert [f.code for file in result.files for f in file.found] == ["FS003"]
+
+
+def test_a_cached_answer_is_the_one_the_directory_it_is_asked_from_would_get(tmp_path, monkeypatch):
+    # Messages name other files relative to the working directory ("(db.py:2)" from the
+    # project, "(project/db.py:2)" from above it): the cache answers only from where it was
+    # filled.
+    root = make_project(tmp_path / "project", {
+        "pyproject.toml": "",
+        "db.py": "from sqlalchemy.orm import scoped_session, sessionmaker\ndb_session = scoped_session(sessionmaker())\n",
+        "app.py": "from flask import Flask\nfrom db import db_session\n\napp = Flask(__name__)\n",
+    })
+    analysed = []
+    select = engine._select
+    monkeypatch.setattr(engine, "_select", lambda *args: analysed.append(1) or select(*args))
+
+    def messages(cwd, cache):
+        monkeypatch.chdir(cwd)
+        return sorted(f.message for file in run([root], Settings(cache=cache)).files for f in file.found)
+
+    here = messages(root, cache=False)
+    assert any("(db.py:2)" in message for message in here)
+    assert messages(root, cache=True) == here  # filled
+    before = len(analysed)
+    assert messages(root, cache=True) == here  # answered from the cache
+    assert len(analysed) == before
+    above = messages(tmp_path, cache=False)
+    assert any("(project/db.py:2)" in message for message in above)
+    assert messages(tmp_path, cache=True) == above

@@ -3,7 +3,8 @@ itself are unchanged is answered from the last run's result instead of being ana
 
 The key is a digest of fixsessions' version and own sources, the settings, and every read
 file's path and content hash (the index spans files, so one changed file changes every
-answer). One entry per project and settings, in ``.fixsessions_cache/`` at the project root
+answer). One entry per settings, paths named and working directory (messages name other files
+relative to it: `core._Cached`), in ``.fixsessions_cache/`` at the project root
 (or the user cache folder outside a project), written atomically, so concurrent runs at worst
 both compute. JSON, never pickle: a cache folder in a cloned repository is data, not code.
 """

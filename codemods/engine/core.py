@@ -513,7 +513,8 @@ class _Cached:
 
         self.cache = cache
         self.settings_key = settings.key()
-        self.paths_key = "\0".join(sorted(os.path.abspath(p) for p in paths))
+        # The working directory too: messages name other files relative to it.
+        self.paths_key = "\0".join([os.getcwd(), *sorted(os.path.abspath(p) for p in paths)])
         # Each file is read, hashed and let go: a 13,000-file tree is 200 MB of source.
         self.key = cache.digest(self.settings_key, (_contents(result.path) for result in files))
         self.folder = cache.folder_for(project_root(paths[0]) if paths else None)

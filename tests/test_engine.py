@@ -649,3 +649,19 @@ def test_a_cached_answer_is_the_one_the_directory_it_is_asked_from_would_get(tmp
     above = messages(tmp_path, cache=False)
     assert any("(project/db.py:2)" in message for message in above)
     assert messages(tmp_path, cache=True) == above
+
+
+def test_a_run_under_another_python_is_not_answered_from_the_cache(tmp_path, monkeypatch):
+    # A file in Python 3.12 syntax cannot be parsed under 3.11 and can under 3.12: an answer
+    # kept under one interpreter is no answer under another.
+    root = make_project(tmp_path, {"pyproject.toml": "", "app.py": BROKEN_APP})
+    monkeypatch.chdir(root)
+    analysed = []
+    select = engine._select
+    monkeypatch.setattr(engine, "_select", lambda *args: analysed.append(1) or select(*args))
+    run([root], Settings(cache=True))
+    run([root], Settings(cache=True))
+    assert len(analysed) == 1  # the second run was answered from the cache
+    monkeypatch.setattr("sys.version", "3.99.0 (another interpreter)")
+    run([root], Settings(cache=True))
+    assert len(analysed) == 2

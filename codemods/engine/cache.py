@@ -1,12 +1,13 @@
 """The result cache, like ruff's: a run over files whose contents, settings and fixsessions
 itself are unchanged is answered from the last run's result instead of being analysed again.
 
-The key is a digest of fixsessions' version and own sources, the settings, and every read
-file's path and content hash (the index spans files, so one changed file changes every
-answer). One entry per settings, paths named and working directory (messages name other files
-relative to it: `core._Cached`), in ``.fixsessions_cache/`` at the project root
-(or the user cache folder outside a project), written atomically, so concurrent runs at worst
-both compute. JSON, never pickle: a cache folder in a cloned repository is data, not code.
+The key is a digest of fixsessions' version and own sources, the Python running it (a file in
+newer syntax parses under a newer one), the settings, and every read file's path and content
+hash (the index spans files, so one changed file changes every answer). One entry per
+settings, paths named and working directory (messages name other files relative to it:
+`core._Cached`), in ``.fixsessions_cache/`` at the project root (or the user cache folder
+outside a project), written atomically, so concurrent runs at worst both compute. JSON, never
+pickle: a cache folder in a cloned repository is data, not code.
 """
 
 from __future__ import annotations
@@ -15,6 +16,7 @@ import base64
 import hashlib
 import json
 import os
+import sys
 from dataclasses import asdict
 from pathlib import Path
 from typing import Iterable
@@ -46,6 +48,7 @@ def _own_sources() -> str:
 def digest(settings_key: str, contents: Iterable[tuple[str, bytes]]) -> str:
     found = hashlib.blake2b(digest_size=20)
     found.update(_own_sources().encode())
+    found.update(sys.version.encode())  # what parses depends on the Python that runs fixsessions
     found.update(settings_key.encode())
     for path, data in contents:
         found.update(path.encode("utf-8", "surrogateescape") + b"\0")

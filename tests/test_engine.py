@@ -665,3 +665,21 @@ def test_a_run_under_another_python_is_not_answered_from_the_cache(tmp_path, mon
     monkeypatch.setattr("sys.version", "3.99.0 (another interpreter)")
     run([root], Settings(cache=True))
     assert len(analysed) == 2
+
+
+def test_the_cache_folder_keeps_the_entries_last_written_or_used(tmp_path, monkeypatch):
+    # One entry per set of paths named: an editor naming one file a save makes one a file.
+    from fixsessions.codemods.engine import cache
+
+    monkeypatch.setattr(cache, "MAX_ENTRIES", 3)
+
+    def entry(n):
+        return cache._entry_path(tmp_path, "settings", f"paths {n}")
+
+    for n in range(3):
+        cache.store(tmp_path, "settings", f"paths {n}", "key", {"n": n})
+        os.utime(entry(n), ns=(n * 10**9, n * 10**9))  # written in this order, a second apart
+    assert cache.load(tmp_path, "settings", "paths 0", "key") == {"n": 0}  # the oldest, used now
+    cache.store(tmp_path, "settings", "paths 3", "key", {"n": 3})
+    assert sorted(p.name for p in tmp_path.glob("*.json")) == sorted(entry(n).name for n in (0, 2, 3))
+    assert cache.load(tmp_path, "settings", "paths 1", "key") is None

@@ -5,9 +5,10 @@ The key is a digest of fixsessions' version and own sources, the Python running 
 newer syntax parses under a newer one), the settings, and every read file's path and content
 hash (the index spans files, so one changed file changes every answer). One entry per
 settings, paths named and working directory (messages name other files relative to it:
-`core._Cached`), in ``.fixsessions_cache/`` at the project root (or the user cache folder
-outside a project), written atomically, so concurrent runs at worst both compute. JSON, never
-pickle: a cache folder in a cloned repository is data, not code.
+`core._Cached`), the `MAX_ENTRIES` last written or used, in ``.fixsessions_cache/`` at the
+project root (or the user cache folder outside a project), written atomically, so concurrent
+runs at worst both compute. JSON, never pickle: a cache folder in a cloned repository is data,
+not code.
 """
 
 from __future__ import annotations
@@ -62,13 +63,18 @@ def _entry_path(folder: Path, settings_key: str, paths_key: str) -> Path:
 
 
 def load(folder: Path, settings_key: str, paths_key: str, key: str) -> dict | None:
+    path = _entry_path(folder, settings_key, paths_key)
     try:
-        with open(_entry_path(folder, settings_key, paths_key), encoding="utf-8") as handle:
+        with open(path, encoding="utf-8") as handle:
             entry = json.load(handle)
     except (OSError, ValueError):
         return None
     if not isinstance(entry, dict) or entry.get("key") != key:
         return None
+    try:
+        os.utime(path)  # used now: the last entry `_prune` lets go
+    except OSError:
+        pass
     return entry.get("files")
 
 
@@ -85,8 +91,30 @@ def store(folder: Path, settings_key: str, paths_key: str, key: str, files: dict
         with os.fdopen(fd, "w", encoding="utf-8") as handle:
             json.dump({"key": key, "files": files}, handle)
         os.replace(temporary, _entry_path(folder, settings_key, paths_key))
+        _prune(folder)
     except OSError:
         pass
+
+
+# Entries kept in one cache folder: one is made for each set of paths named and working
+# directory (an editor naming one file a save makes one a file), so the folder is bounded.
+MAX_ENTRIES = 64
+
+
+def _prune(folder: Path) -> None:
+    """Remove the entries least recently written or used beyond `MAX_ENTRIES`. A concurrent
+    run may remove one first, or still read one: it then computes its answer again."""
+    entries = []
+    for path in folder.glob("*.json"):
+        try:
+            entries.append((path.stat().st_mtime_ns, path))
+        except OSError:
+            continue
+    for _, path in sorted(entries, reverse=True)[MAX_ENTRIES:]:
+        try:
+            path.unlink()
+        except OSError:
+            pass
 
 
 # -- results as JSON --------------------------------------------------------------------------

@@ -683,3 +683,16 @@ def test_the_cache_folder_keeps_the_entries_last_written_or_used(tmp_path, monke
     cache.store(tmp_path, "settings", "paths 3", "key", {"n": 3})
     assert sorted(p.name for p in tmp_path.glob("*.json")) == sorted(entry(n).name for n in (0, 2, 3))
     assert cache.load(tmp_path, "settings", "paths 1", "key") is None
+
+
+def test_the_cache_folder_loses_what_a_killed_run_left(tmp_path):
+    # A run killed while writing leaves its temporary file; one being written now is kept.
+    from fixsessions.codemods.engine import cache
+
+    left, writing = tmp_path / ".entry.left.tmp", tmp_path / ".entry.writing.tmp"
+    left.write_text("{")
+    writing.write_text("{")
+    os.utime(left, (0, 0))
+    cache.store(tmp_path, "settings", "paths", "key", {})
+    assert not left.exists() and writing.exists()
+    assert cache.load(tmp_path, "settings", "paths", "key") == {}

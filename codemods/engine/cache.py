@@ -18,6 +18,7 @@ import hashlib
 import json
 import os
 import sys
+import time
 from dataclasses import asdict
 from pathlib import Path
 from typing import Iterable
@@ -102,15 +103,21 @@ MAX_ENTRIES = 64
 
 
 def _prune(folder: Path) -> None:
-    """Remove the entries least recently written or used beyond `MAX_ENTRIES`. A concurrent
-    run may remove one first, or still read one: it then computes its answer again."""
-    entries = []
-    for path in folder.glob("*.json"):
+    """Remove the entries least recently written or used beyond `MAX_ENTRIES`, and what runs
+    killed while writing one left (a temporary file an hour old is no concurrent run's). A
+    concurrent run may remove an entry first, or still read one: it then computes again."""
+    entries, stale = [], []
+    abandoned = time.time_ns() - 3600 * 10**9
+    for path in (*folder.glob("*.json"), *folder.glob(".entry.*.tmp")):
         try:
-            entries.append((path.stat().st_mtime_ns, path))
+            modified = path.stat().st_mtime_ns
         except OSError:
             continue
-    for _, path in sorted(entries, reverse=True)[MAX_ENTRIES:]:
+        if path.suffix == ".json":
+            entries.append((modified, path))
+        elif modified < abandoned:
+            stale.append(path)
+    for path in [p for _, p in sorted(entries, reverse=True)[MAX_ENTRIES:]] + stale:
         try:
             path.unlink()
         except OSError:

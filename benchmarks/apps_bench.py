@@ -292,17 +292,23 @@ def find_ruff(fixsessions: str, given: str | None) -> str | None:
     return shutil.which("ruff")
 
 
-def main() -> int:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+def tree_options(doc: str, only: str) -> argparse.ArgumentParser:
+    """The options of the scripts that time fixsessions and ruff over the corpus."""
+    parser = argparse.ArgumentParser(description=doc.splitlines()[0])
     parser.add_argument("--fixsessions", default=str(Path(sys.executable).parent / "fixsessions"))
     parser.add_argument("--ruff", help="ruff binary (default: next to python or fixsessions, or on PATH)")
     parser.add_argument("--dest", type=Path, default=default_dest(), help="where corpus.py built the apps")
-    parser.add_argument("--repeat", type=int, default=3, help="runs per tool and tree (median shown)")
+    parser.add_argument("--repeat", type=int, default=3, help="runs per command and tree (median shown)")
     parser.add_argument("--timeout", type=float, default=600, help="seconds before a run is killed")
-    parser.add_argument("--only", metavar="NAME",
-                        help="only apps whose owner/name contains NAME (and no generated case)")
+    parser.add_argument("--only", metavar="NAME", help=only)
     parser.add_argument("--jobs", type=int, default=2)
-    args = parser.parse_args()
+    return parser
+
+
+def main() -> int:
+    args = tree_options(
+        __doc__, "only apps whose owner/name contains NAME (and no generated case)"
+    ).parse_args()
     ruff = find_ruff(args.fixsessions, args.ruff)
     if not Path(args.fixsessions).is_file() or ruff is None:
         print(f"need fixsessions ({args.fixsessions}) and ruff (pip install ruff)", file=sys.stderr)

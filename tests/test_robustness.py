@@ -192,3 +192,21 @@ def test_facts_digest_ignores_set_order_and_sees_a_changed_fact(tmp_path, capsys
     assert compare({"app.py": first}, {"app.py": first}) == 0
     assert compare({"app.py": first}, {"app.py": digest(module)}) == 1
     assert "1 of 1 file(s) differ" in capsys.readouterr().out
+
+
+def test_the_benchmarks_time_a_command_to_its_exit_and_kill_it_at_the_time_out(tmp_path):
+    """benchmarks/run.py's `measure` times every figure in benchmarks/README.md. It once
+    waited with `Popen.wait(timeout=...)`, which polls in steps that grow to 50 ms, so a 70 ms
+    command always showed as 113 ms (and ruff's walls, the ratios' denominators, grew most)."""
+    from benchmarks.run import measure
+
+    walls = [measure(["sleep", "0.07"], tmp_path, timeout=60, sample=False)[0] for _ in range(3)]
+    assert 0.07 <= min(walls) < 0.1, walls
+    assert measure(["sh", "-c", "exit 3"], tmp_path, timeout=60, sample=False)[2] == 3
+    # Past the time-out the whole group goes, a grandchild too; the exit code is then None.
+    marker = tmp_path / "survived"
+    script = f"(sleep 1.5; touch {marker}) & sleep 30"
+    wall, _, code, _, _ = measure(["sh", "-c", script], tmp_path, timeout=0.5, sample=False)
+    assert code is None and 0.5 <= wall < 5
+    time.sleep(1.5)
+    assert not marker.exists()

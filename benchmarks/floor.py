@@ -14,7 +14,9 @@ For each app folder built by benchmarks/corpus.py, each timed as its own command
   diff (fixsessions imports LibCST only for a file that gets a fix);
 - floor: one command that does those imports, then reads, decodes and `ast.parse`s every file
   that fixsessions parses (recorded from one run of it in a child process, each file once),
-  over N forked processes handed the files largest first, as fixsessions' pool is.
+  over N forked processes handed the files largest first, as fixsessions' pool is (also on a
+  tree small enough that fixsessions parses it in one process: there the floor may differ by
+  a few milliseconds, a pool's cost, from a parse in one process).
 
 The floor does none of the analysis: no facts, no index, no rule, no fix, no output. So
 ``budget - floor`` is the most the analysis may take for fixsessions to stay within 20x of

@@ -14,9 +14,9 @@ For each app folder built by benchmarks/corpus.py, each timed as its own command
   diff (fixsessions imports LibCST only for a file that gets a fix);
 - floor: one command that does those imports, then reads, decodes and `ast.parse`s every file
   that fixsessions parses (recorded from one run of it in a child process, each file once),
-  over N forked processes handed the files largest first, as fixsessions' pool is (also on a
-  tree small enough that fixsessions parses it in one process: there the floor may differ by
-  a few milliseconds, a pool's cost, from a parse in one process).
+  in one process and over N forked processes handed the files largest first, as fixsessions'
+  pool is, whichever is faster (fixsessions reads a small round in one process, where a pool
+  costs more than it saves). The cycle collector is off, as in fixsessions while it parses.
 
 The floor does none of the analysis: no facts, no index, no rule, no fix, no output. So
 ``budget - floor`` is the most the analysis may take for fixsessions to stay within 20x of
@@ -48,10 +48,12 @@ from benchmarks.run import byte_compile, measure  # noqa: E402
 
 TARGET = 20  # issue 9: wall within 20x ruff's on every tree
 
-# Run in a child, in the tree: the files fixsessions parses (each once), as a JSON list.
+# Run in a child, in the tree: the files fixsessions parses (each once), as a JSON list, with
+# the settings the CLI would read from the tree's pyproject.toml.
 RECORD = """\
 import json, sys
 from pathlib import Path
+from fixsessions.cli import _settings
 from fixsessions.codemods.engine import core
 seen = {}
 parse = core.parse_ast
@@ -59,8 +61,9 @@ def recording(text, path):
     seen.setdefault(str(path), None)
     return parse(text, path)
 core.parse_ast = recording
-core.run([Path(".")], core.Settings(jobs=1, cache=False))
-json.dump(list(seen), open(sys.argv[1], "w"))
+core.run([Path(".")], _settings([Path(".")], None, None, (), None, jobs=1, cache=False))
+with open(sys.argv[1], "w") as out:
+    json.dump(list(seen), out)
 """
 
 # The floor: the imports the CLI cannot do without, then read + decode + parse, nothing else.
@@ -69,8 +72,10 @@ json.dump(list(seen), open(sys.argv[1], "w"))
 PARSE = """\
 import sys
 {imports}
-import ast, json, os, warnings
+import ast, gc, json, os, warnings
 from multiprocessing import get_context
+
+gc.disable()  # as fixsessions does while it parses (`core._no_cycle_collection`)
 
 def parse(path):
     with open(path, "rb") as handle:
@@ -87,7 +92,8 @@ def parse(path):
             pass
     return None
 
-files = json.load(open(sys.argv[1]))
+with open(sys.argv[1]) as listing:
+    files = json.load(listing)
 jobs = int(sys.argv[2])
 files.sort(key=lambda p: -os.stat(p).st_size)
 if jobs == 1 or len(files) < 2:
@@ -101,9 +107,20 @@ else:
 """
 
 
-def median_wall(command: list[str], cwd: Path, repeat: int, timeout: float) -> tuple[float, int | None]:
+class Failed(Exception):
+    pass
+
+
+def median_wall(command: list[str], cwd: Path, repeat: int, timeout: float, ok=(0,)) -> float:
+    """The median wall of ``repeat`` runs; `Failed` if any run exits otherwise than ``ok`` or
+    is killed at the time-out (its time would be no floor, or no run of fixsessions)."""
     runs = [measure(command, cwd, timeout=timeout, sample=False) for _ in range(repeat)]
-    return statistics.median(run[0] for run in runs), runs[-1][2]
+    for run in runs:
+        if run[2] is None:
+            raise Failed(f"{Path(command[0]).name} killed after {timeout:g} s")
+        if run[2] not in ok:
+            raise Failed(f"{Path(command[0]).name} exited {run[2]}")
+    return statistics.median(run[0] for run in runs)
 
 
 def makes_a_fix(fixsessions: str, tree: Path, jobs: int, timeout: float) -> bool:
@@ -113,8 +130,10 @@ def makes_a_fix(fixsessions: str, tree: Path, jobs: int, timeout: float) -> bool
 
 
 def parsed_files(python: str, tree: Path, out: Path, timeout: float) -> list[str]:
-    subprocess.run([python, "-c", RECORD, str(out)], cwd=tree, check=True,
-                   capture_output=True, timeout=timeout)
+    done = subprocess.run([python, "-P", "-c", RECORD, str(out)], cwd=tree, check=False,
+                          capture_output=True, text=True, timeout=timeout)
+    if done.returncode:
+        raise Failed(f"recording the parsed files: {done.stderr.strip().splitlines()[-1:]}")
     return json.loads(out.read_text())
 
 
@@ -142,25 +161,27 @@ def main() -> int:
             try:
                 files = parsed_files(python, tree, listing, args.timeout)
                 fix = makes_a_fix(args.fixsessions, tree, args.jobs, args.timeout)
-            except (subprocess.CalledProcessError, subprocess.TimeoutExpired) as exc:
+                imports = "import click, libcst" if fix else "import click"
+                r_wall = median_wall([ruff, *RUFF_ARGS], tree, max(args.repeat, RUFF_REPEAT), args.timeout)
+                ours = median_wall([args.fixsessions, "--dry-run", "--no-cache", "--jobs", str(args.jobs), "."],
+                                   tree, args.repeat, args.timeout, ok=(0, 1))
+                start = median_wall([python, "-P", "-c", imports], tree, args.repeat, args.timeout)
+                # In one process or in a pool, whichever is faster: fixsessions reads a small
+                # round in one process, where a pool would cost more than it saves.
+                floor = min(
+                    median_wall([python, "-P", "-c", PARSE.format(imports=imports), str(listing), str(jobs)],
+                                tree, args.repeat, args.timeout)
+                    for jobs in {1, args.jobs}
+                )
+            except (Failed, subprocess.TimeoutExpired) as exc:
                 print(f"| {label} | {count_py(tree)} | error: {exc} |", flush=True)
                 failed += 1
                 continue
-            imports = "import click, libcst" if fix else "import click"
-            r_wall, _ = median_wall([ruff, *RUFF_ARGS], tree, max(args.repeat, RUFF_REPEAT), args.timeout)
-            ours, code = median_wall([args.fixsessions, "--dry-run", "--no-cache", "--jobs",
-                                      str(args.jobs), "."], tree, args.repeat, args.timeout)
-            start, _ = median_wall([python, "-c", imports], tree, args.repeat, args.timeout)
-            floor, _ = median_wall([python, "-c", PARSE.format(imports=imports), str(listing),
-                                    str(args.jobs)], tree, args.repeat, args.timeout)
             budget = TARGET * r_wall
             print(f"| {label} | {count_py(tree)} | {len(files)} | {r_wall:.3f} | {budget:.2f} | "
                   f"{'yes' if fix else 'no'} | {start:.2f} | {floor:.2f} | {floor / r_wall:.1f}x | "
                   f"{ours:.2f} | {ours / r_wall:.1f}x | {ours - floor:.2f} | {budget - floor:.2f} |",
                   flush=True)
-            if code not in (0, 1):
-                print(f"{label}: fixsessions exited {code}", file=sys.stderr)
-                failed += 1
     return 1 if failed else 0
 
 

@@ -97,31 +97,38 @@ def measure(command: list[str], cwd: Path, env=None, timeout: float | None = Non
 
     def kill():
         killed.set()
-        try:
-            os.killpg(process.pid, 9)
-        except ProcessLookupError:
-            pass
+        _kill_group(process.pid)
 
     killer = threading.Timer(timeout, kill) if timeout is not None else None
     sampler = threading.Thread(target=watch, daemon=True) if sample else None
-    for thread in (killer, sampler):
-        if thread is not None:
-            thread.start()
-    _, status, usage = os.wait4(process.pid, 0)
+    try:
+        for thread in (killer, sampler):
+            if thread is not None:
+                thread.start()
+        _, status, usage = os.wait4(process.pid, 0)
+    except BaseException:  # Ctrl-C: nothing left running, no timer left to wait for
+        _kill_group(process.pid)
+        process.wait()
+        raise
+    finally:
+        if killer is not None:
+            killer.cancel()
+        done.set()
     wall = time.perf_counter() - start
     process.returncode = code = os.waitstatus_to_exitcode(status)
-    if killer is not None:
-        killer.cancel()
-        if killed.is_set():
-            try:  # what the command left running in its group
-                os.killpg(process.pid, 9)
-            except ProcessLookupError:
-                pass
-            code = None
-    done.set()
+    if killed.is_set() and code == -9:  # not a run that ended as the timer fired
+        _kill_group(process.pid)  # what the command left running in its group
+        code = None
     if sampler is not None:
         sampler.join()
     return wall, peak // 1024, code, peak_pss // 1024, usage.ru_utime + usage.ru_stime
+
+
+def _kill_group(pid: int) -> None:
+    try:
+        os.killpg(pid, 9)
+    except ProcessLookupError:
+        pass
 
 
 def byte_compile(fixsessions: str) -> None:

@@ -203,6 +203,10 @@ def test_the_benchmarks_time_a_command_to_its_exit_and_kill_it_at_the_time_out(t
     walls = [measure(["sleep", "0.07"], tmp_path, timeout=60, sample=False)[0] for _ in range(3)]
     assert 0.07 <= min(walls) < 0.1, walls
     assert measure(["sh", "-c", "exit 3"], tmp_path, timeout=60, sample=False)[2] == 3
+    # The CPU time counts what the command's own children took.
+    busy = "import time\nt = time.process_time()\nwhile time.process_time() - t < 0.3: pass"
+    nested = [sys.executable, "-c", f"import subprocess, sys; subprocess.run([sys.executable, '-c', {busy!r}])"]
+    assert measure(nested, tmp_path, timeout=60, sample=False)[4] >= 0.3
     # Past the time-out the whole group goes, a grandchild too; the exit code is then None.
     marker = tmp_path / "survived"
     script = f"(sleep 1.5; touch {marker}) & sleep 30"

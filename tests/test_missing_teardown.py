@@ -1600,60 +1600,6 @@ def test_noop_other_roots_are_not_searched_without_a_sys_path_change(tmp_path):
     }, ONLY_FS001)
 
 
-def test_a_test_module_that_puts_a_folder_on_sys_path_still_joins_it(tmp_path):
-    # Test modules are read for what other modules need of them (their imports, their names,
-    # a `sys.path` change), not for findings: conftest.py's insert still joins lib/ to web/.
-    server = SYS_PATH_APP.replace('sys.path.insert(0, os.path.join(os.path.dirname(__file__), "..", "lib"))\n', "")
-    check_transformed(tmp_path, {
-        "pyproject.toml": "",
-        "lib/db/__init__.py": "",
-        "lib/db/conn.py": DATABASE,
-        "web/server.py": server,
-        "web/conftest.py": "import os\nimport sys\n\n"
-                           'sys.path.insert(0, os.path.join(os.path.dirname(__file__), "..", "lib"))\n\n'
-                           "from db.conn import db_session\n",
-    }, {
-        "web/server.py": server + dedent("""\
-
-
-            @app.teardown_appcontext
-            def shutdown_session(exception=None):
-                db.conn.db_session.remove()
-            """),
-    }, ONLY_FS001)
-
-
-TEST_MODULE_APP = """\
-from flask import Flask
-
-from database import db_session
-
-app = Flask(__name__)
-
-
-@app.route("/items")
-def items():
-    db_session.expire_all()
-    return "ok"
-"""
-
-
-def test_no_finding_in_test_code(tmp_path):
-    # docs/catalog.md: test code makes throwaway apps and extra sessions on purpose, "not
-    # production findings". The same app is reported in production code, not under tests/.
-    root = make_project(tmp_path / "project", {
-        "pyproject.toml": "",
-        "database.py": DATABASE,
-        "app.py": TEST_MODULE_APP,
-        "tests/test_items.py": TEST_MODULE_APP,
-        "tests/conftest.py": TEST_MODULE_APP,
-        "test_app.py": TEST_MODULE_APP,
-    })
-    result = run([root], Settings(unsafe_fixes=True))
-    reported = sorted({(r.path.relative_to(root).as_posix(), f.code) for r in result.files for f in r.initial})
-    assert reported == [("app.py", "FS001"), ("app.py", "FS009")]
-
-
 def test_a_folder_whose_modules_import_each_other_by_bare_names_keeps_them(tmp_path):
     # tests/ imports `app.main`, but app/main.py imports `database` bare: the app runs with
     # app/ on sys.path, and the registry is `database.db_session`.

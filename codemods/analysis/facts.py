@@ -4,8 +4,7 @@
 ``scoped_session``, ``orm.scoped_session``, ``from sqlalchemy.orm.scoping import
 scoped_session as ss`` and relative imports all resolve to the same names. The result is
 plain, picklable data (`ModuleFacts`); the project-wide questions are answered by
-`ProjectIndex` (index.py). `CollectedModule` adds the `ast` nodes the rules edit. Of a test
-module, only what other modules need is collected (`_test_module_facts`).
+`ProjectIndex` (index.py). `CollectedModule` adds the `ast` nodes the rules edit.
 """
 
 from __future__ import annotations
@@ -17,7 +16,7 @@ from functools import lru_cache
 from pathlib import Path
 from typing import NamedTuple
 
-from .walk import INERT, walk
+from .walk import INERT
 from .location import Location, Positions, suppresses
 from .names import FUNCTIONS, Names, absolute_module
 from .orm import CacheCollector, OrmFacts, collect_orm
@@ -752,67 +751,6 @@ class CollectedModule:
 
 
 def collect_facts(tree: ast.Module, positions: Positions, path: Path, where: Where) -> CollectedModule:
-    if is_test_module(path):
-        return _test_module_facts(tree, path, where)
-    return _module_facts(tree, positions, path, where)
-
-
-def _test_module_facts(tree: ast.Module, path: Path, where: Where) -> CollectedModule:
-    """A test module is no production code: its sessions, apps and caches are there on purpose
-    (docs/catalog.md: "not production findings"), so no rule reports in it. FS005, the worker
-    jobs, the apps importing a registry and the app code run outside a request left test
-    modules out already. Other modules need three things of one: the modules it imports
-    (`tests/test_main.py` importing `app.main` says where app/main.py is imported from), its
-    module-level names with what its imports bind them to, and whether it puts a folder on
-    `sys.path`. For those its statements are walked, not its expressions: test code is 42% of
-    the bytes of 21 real apps, and the collectors took twice the parse's time on it."""
-    collected = _module_facts(ast.parse(""), Positions(""), path, where)  # no fact, every part
-    facts = collected.facts
-    _TestModuleStatements(facts).body(tree.body, 0)
-    if not {"sys", "site"}.isdisjoint(facts.imported):
-        names = Names(tree, where.name, where.package)
-        facts.extends_sys_path = any(
-            type(node) is ast.Call and names.qnames(node.func) & SYS_PATH for node in walk(tree)
-        )
-    return collected
-
-
-class _TestModuleStatements:
-    """The imports and module-level names of a test module, in source order, as `_Collector`
-    records them."""
-
-    DEFINITIONS = (*FUNCTIONS, ast.ClassDef)
-
-    def __init__(self, facts: ModuleFacts) -> None:
-        self.collector = _Collector(facts, None, None)  # only its import handlers are called
-
-    def body(self, statements: list, depth: int) -> None:
-        collector, names = self.collector, self.collector.facts.module_names
-        for node in statements:
-            kind = type(node)
-            if kind is ast.Import or kind is ast.ImportFrom:
-                collector.depth = depth
-                (collector.import_ if kind is ast.Import else collector.import_from)(node)
-                continue
-            if depth == 0:
-                if kind in self.DEFINITIONS:
-                    names.add(node.name)
-                elif kind is ast.Assign:
-                    names.update(t.id for t in node.targets if type(t) is ast.Name)
-                elif kind is ast.AnnAssign and type(node.target) is ast.Name:
-                    names.add(node.target.id)
-            inner = depth + 1 if kind in self.DEFINITIONS else depth
-            for field_name in ("body", "orelse", "finalbody"):
-                block = getattr(node, field_name, None)
-                if block:
-                    self.body(block, inner)
-            for handler in getattr(node, "handlers", None) or ():  # try / try*
-                self.body(handler.body, inner)
-            for case in getattr(node, "cases", None) or ():  # match
-                self.body(case.body, inner)
-
-
-def _module_facts(tree: ast.Module, positions: Positions, path: Path, where: Where) -> CollectedModule:
     names = Names(tree, where.name, where.package)
     facts = ModuleFacts(where.name, where.package, path)
     collector = _Collector(facts, names, positions)

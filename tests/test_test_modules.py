@@ -1,8 +1,14 @@
 """What production findings and fixes take from test modules.
 
-A blind review (2026-11-23) of a change that read test modules for their imports only found
-each of these broken by it; no other test or corpus app exercised them. Reading test code less
-must keep them."""
+A test module that sets up no session machinery is read for its imports and module-level
+names only (`facts.reads_partly`), and read whole where production code needs it: production
+imports it, or it names a cache of ORM objects (`engine.core`). The first five tests are what a
+blind review (2026-11-23) found broken by an earlier version that read every test module for
+its imports only; the others, what production findings must not take from a test."""
+
+import os
+
+import pytest
 
 from fixsessions.codemods.engine import Settings, run
 from helpers import check_noop, check_transformed, findings, make_project
@@ -126,3 +132,289 @@ def test_an_alias_in_a_production_package_named_testing_names_the_registry(tmp_p
         "myapp/app.py": "from flask import Flask\n\nfrom myapp.testing.fixtures import Session\n\n"
                         "app = Flask(__name__)\n" + TEARDOWN.replace("db_session", "Session"),
     }, ONLY_FS001)
+
+
+# -- a test module that sets up nothing is read for its imports and names only ----------------
+
+DB = MODELS + "\nSessionLocal = sessionmaker(bind=engine)\n"
+VIEWS_APP = """\
+from flask import Flask
+
+from db import db_session
+
+app = Flask(__name__)
+
+
+@app.route("/")
+def index():
+    return str(db_session.query(1).all())
+"""
+SERVICE = """\
+from db import SessionLocal
+
+
+def rename(asset_id, symbol):
+    session = SessionLocal()
+    session.get(1, asset_id).symbol = symbol
+    session.commit()
+    session.close()
+"""
+# Production code and a test module that makes use of it without setting up any session
+# machinery: what the test does never runs in production, so production's findings and fixes
+# must be those of the project without the test. Each case changed them before test modules
+# were read partly (a blind audit, 2026-11-23, found them).
+WITHOUT_THE_TEST = {
+    "a production registrar called from a test": ({
+        "db.py": DB + "\n\ndef init_db(app):\n    app.teardown_appcontext(lambda exc=None: db_session.remove())\n",
+        "app.py": VIEWS_APP,
+    }, {
+        "tests/test_app.py": """\
+            from app import app
+            from db import init_db
+
+            init_db(app)
+
+
+            def test_index():
+                assert app.test_client().get("/").status_code == 200
+        """,
+    }),
+    "a job scheduled only in a test": ({
+        "db.py": DB,
+        "jobs.py": "from db import db_session, Asset\n\n\ndef sync():\n    db_session.query(Asset).all()\n",
+    }, {
+        "tests/test_jobs.py": """\
+            from apscheduler.schedulers.background import BackgroundScheduler
+
+            from jobs import sync
+
+
+            def test_sync():
+                scheduler = BackgroundScheduler()
+                scheduler.add_job(sync)
+        """,
+    }),
+    "a class-held registry removed only in a test": ({
+        "ext.py": """\
+            from sqlalchemy.orm import scoped_session, sessionmaker
+
+
+            class Database:
+                def init_app(self, app):
+                    self.Session = scoped_session(sessionmaker())
+
+
+            db = Database()
+        """,
+        "app.py": "from flask import Flask\n\nfrom ext import db\n\napp = Flask(__name__)\ndb.init_app(app)\n",
+    }, {
+        "tests/conftest.py": """\
+            from app import app
+            from ext import db
+
+
+            def teardown_function():
+                with app.app_context():
+                    db.Session.remove()
+        """,
+    }),
+    "a session helper defined in conftest.py": ({
+        "db.py": DB,
+        "service.py": SERVICE,
+    }, {
+        "tests/conftest.py": """\
+            from contextlib import contextmanager
+
+            from db import SessionLocal
+
+
+            @contextmanager
+            def session_scope():
+                session = SessionLocal()
+                try:
+                    yield session
+                    session.commit()
+                except BaseException:
+                    session.rollback()
+                    raise
+                finally:
+                    session.close()
+        """,
+    }),
+}
+
+
+def _production_outcome(tmp_path, files):
+    root = make_project(tmp_path, {"pyproject.toml": "", "tests/__init__.py": "", **files})
+    result = run([root], Settings(unsafe_fixes=True))
+    assert not result.errors, [f.error for f in result.errors]
+    here = os.path.relpath(root)  # messages name other files relative to the working folder
+    return sorted(
+        (str(r.path.relative_to(root)), f.code, f.message.replace(here, "ROOT"), r.fixed)
+        for r in result.files if not str(r.path.relative_to(root)).startswith("tests")
+        for f in r.initial
+    )
+
+
+@pytest.mark.parametrize("case", sorted(WITHOUT_THE_TEST))
+def test_production_findings_do_not_rest_on_a_test_that_sets_up_nothing(tmp_path, case):
+    production, test = WITHOUT_THE_TEST[case]
+    # The test hid a production finding, or (the job) made one up; each fails with test
+    # modules read whole (checked).
+    alone = _production_outcome(tmp_path / "alone", production)
+    assert _production_outcome(tmp_path / "with", {**production, **test}) == alone
+
+
+def test_a_test_module_that_sets_up_nothing_is_not_reported(tmp_path):
+    # docs/catalog.md: a test's throwaway app and extra sessions are "not production findings".
+    result = run([make_project(tmp_path / "project", {
+        "pyproject.toml": "",
+        "db.py": DB,
+        "app.py": VIEWS_APP,
+        "tests/__init__.py": "",
+        "tests/test_assets.py": """\
+            from db import Asset
+
+            ASSETS = Asset.query.all()
+
+
+            def test_assets():
+                assert ASSETS == []
+        """,
+    })])
+    # Read whole, the test's `ASSETS` was an FS003 finding and fix.
+    assert {(r.path.name, f.code) for r in result.files for f in r.initial} == {("app.py", "FS001")}
+
+
+def test_a_test_module_that_puts_a_folder_on_sys_path_still_joins_it(tmp_path):
+    # Read partly, conftest.py's `sys.path.insert` still joins lib/ to web/: server.py's
+    # `import db.conn` finds the registry there, and FS001 on server.py with it.
+    result = run([make_project(tmp_path / "project", {
+        "pyproject.toml": "",
+        "lib/db/__init__.py": "",
+        "lib/db/conn.py": DATABASE,
+        "web/server.py": "from flask import Flask\n\nimport db.conn\n\napp = Flask(__name__)\n",
+        "web/conftest.py": "import os\nimport sys\n\n"
+                           'sys.path.insert(0, os.path.join(os.path.dirname(__file__), "..", "lib"))\n\n'
+                           "from db.conn import db_session\n",
+    })], ONLY_FS001)
+    assert [(r.path.name, f.code) for r in result.files for f in r.initial] == [("server.py", "FS001")]
+
+
+# -- read whole where production needs it (a second blind review, 2026-11-23) -----------------
+
+
+def test_a_testing_package_production_imports_is_read_whole_through_its_own_imports(tmp_path):
+    # app.py imports myapp.testing, whose __init__ re-exports fixtures.py's alias: both whole.
+    check_noop(tmp_path, {
+        "pyproject.toml": "",
+        "myapp/__init__.py": "",
+        "myapp/database.py": DATABASE,
+        "myapp/testing/__init__.py": "from .fixtures import Session\n",
+        "myapp/testing/fixtures.py": "from myapp import database\n\nSession = database.db_session\n",
+        "myapp/app.py": "from flask import Flask\n\nfrom myapp.testing import Session\n\n"
+                        "app = Flask(__name__)\n" + TEARDOWN.replace("db_session", "Session"),
+    }, ONLY_FS001)
+
+
+def test_a_cache_a_test_clears_under_another_name_keeps_its_decorator(tmp_path):
+    result = check_noop(tmp_path, {
+        "pyproject.toml": "",
+        "models.py": MODELS,
+        "app.py": LRU_APP,
+        "api.py": "from app import assets as cached_assets\n",
+        "tests/__init__.py": "",
+        "tests/conftest.py": """\
+            import pytest
+
+            from api import cached_assets
+
+
+            @pytest.fixture(autouse=True)
+            def clear():
+                cached_assets.cache_clear()
+        """,
+    })
+    [finding] = findings(result, "FS003")
+    assert finding.message.endswith("(not fixed: its `cache_clear()`/`cache_info()` is used)")
+
+
+def test_a_cache_a_test_reads_at_import_under_another_name_is_not_rewritten(tmp_path):
+    result = check_noop(tmp_path, {
+        "pyproject.toml": "",
+        "models.py": MODELS,
+        "app.py": GLOBAL_APP,
+        "tests/__init__.py": "",
+        "tests/helpers.py": "from app import ASSETS as KNOWN\n",
+        "tests/test_assets.py": """\
+            from tests.helpers import KNOWN
+
+            COUNT = len(KNOWN)
+
+
+            def test_known():
+                assert COUNT == 0
+        """,
+    })
+    [finding] = findings(result, "FS003")
+    assert "(not fixed: it is read while modules are imported (" in finding.message
+
+
+def test_a_test_that_cannot_be_read_whole_still_withholds_the_cache_fix(tmp_path):
+    # ast parses the sum; the collectors, walking it recursively, cannot: read partly first,
+    # it fails when read whole for the cache it names, and counts as a file not parsed.
+    result = run([make_project(tmp_path / "project", {
+        "pyproject.toml": "",
+        "models.py": MODELS,
+        "app.py": GLOBAL_APP,
+        "tests/__init__.py": "",
+        "tests/test_assets.py": "from app import ASSETS\n\nX = " + "+".join(["1"] * 2000) + "\n\n\n"
+                                "def test_assets():\n    assert ASSETS == []\n",
+    })])
+    assert [r.path.name for r in result.errors] == ["test_assets.py"]
+    assert not result.changed
+    [finding] = findings(result, "FS003")
+    assert "which could not be parsed, mentions it)" in finding.message
+
+
+def test_a_project_with_no_marker_in_a_tests_folder_is_read_whole(tmp_path):
+    # No pyproject.toml, setup.py, setup.cfg or .git above: `is_test_module` guesses from the
+    # nearest folders, and would take the whole app in tests/proj/ for tests.
+    app = "from flask import Flask\n\nfrom database import db_session\n\napp = Flask(__name__)\n"
+    root = make_project(tmp_path / "tests" / "proj", {"database.py": DATABASE, "app.py": app})
+    result = run([root], ONLY_FS001)
+    assert [(r.path.name, f.code) for r in result.files for f in r.initial] == [("app.py", "FS001")]
+
+
+def test_a_test_of_another_root_counts_the_same_before_or_after_its_root(tmp_path):
+    # web/ reaches lib/ through sys.path, and lib's test names web's cache: it is read whole
+    # for web's index, which holds lib's modules. Whether lib/ is fixed before web/ or, as
+    # zlib/, after it, lib's test counts the same there (its job, read whole: FS013).
+    def outcome(lib):
+        files = {
+            "pyproject.toml": "",
+            f"{lib}/db/__init__.py": "",
+            f"{lib}/db/conn.py": MODELS,
+            f"{lib}/jobs.py": "from db.conn import db_session, Asset\n\n\ndef sync():\n    db_session.query(Asset).all()\n",
+            f"{lib}/tests/__init__.py": "",
+            f"{lib}/tests/test_conn.py": """\
+                from apscheduler.schedulers.background import BackgroundScheduler
+
+                from jobs import sync
+
+                SUPPORTED_ASSETS = None
+
+
+                def test_sync():
+                    BackgroundScheduler().add_job(sync)
+            """,
+            "web/server.py": "import os\nimport sys\n\n"
+                             f'sys.path.insert(0, os.path.join(os.path.dirname(__file__), "..", "{lib}"))\n\n'
+                             "from flask import Flask\n\nfrom db.conn import Asset, db_session\n\n"
+                             "app = Flask(__name__)\n\nSUPPORTED_ASSETS = db_session.query(Asset).all()\n",
+        }
+        root = make_project(tmp_path / lib, files)
+        result = run([root])
+        return sorted((str(r.path.relative_to(root)).replace(lib, "LIB"), f.code) for r in result.files for f in r.initial)
+
+    assert outcome("lib") == outcome("zlib")

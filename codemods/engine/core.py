@@ -19,7 +19,9 @@ from functools import partial
 from pathlib import Path
 
 from ..analysis import prefilter
-from ..analysis.facts import CollectedModule, Where, collect_facts, module_name_for, set_namespace_packages
+from ..analysis.facts import (
+    CollectedModule, Where, collect_facts, is_test_module, module_name_for, reads_partly, set_namespace_packages,
+)
 from ..analysis.index import ProjectIndex
 from ..analysis.location import Positions, suppresses
 from ..rules import RULES
@@ -262,6 +264,7 @@ def _detach(result: FileResult, settings: Settings) -> None:
 def _select(files: list[FileResult], workers: _Workers, progress) -> list:
     """Parse what the pre-filter selects, learning names until no new file turns up."""
     set_namespace_packages({})  # what a previous run in this process found
+    _WHOLE.clear()
     minimum = _reads_minimum([f.path for f in files])
     budget = [KEEP_BYTES] if workers.in_process(len(files), minimum) else None
     selected, remaining, unselected = _scan_all(files, (None, frozenset(), budget), workers, progress, minimum)
@@ -299,7 +302,95 @@ def _select(files: list[FileResult], workers: _Workers, progress) -> list:
         selected += pending
         deferred -= looked_at.keys()
     _report_unreadable([r for r in remaining if id(r) in deferred], workers, progress)
-    return _named_in_namespace_packages(selected)
+    return _read_wholly_where_needed(_named_in_namespace_packages(selected))
+
+
+# Test modules read whole although `reads_partly` says they could be read partly, by absolute
+# path: what production code needs of them (`_read_wholly_where_needed`). Set for one run;
+# forked workers inherit it.
+_WHOLE: set[str] = set()
+
+
+def _read_wholly_where_needed(selected: list) -> list:
+    """The test modules read partly that production code imports, directly or through other
+    such modules (a `testing` package of the app's own), read again whole: what they define
+    is production code's."""
+    importers = [item for item in selected if not item.facts.partly and not is_test_module(item.facts.path)]
+    failed: set[int] = set()
+    while importers:
+        imported = {name for item in importers for name in item.facts.imported}
+        needed = [item for item in selected if item.facts.partly and item.facts.name in imported]
+        failed |= _read_whole(needed)
+        importers = [item for item in needed if id(item) not in failed]
+    return [item for item in selected if id(item) not in failed]
+
+
+def _read_whole(items: list) -> set[int]:
+    """Parse ``items`` (read partly) again and collect all their facts, in place. Returns
+    the ids of those whose file could not be parsed again (its result says why): to drop."""
+    _WHOLE.update(os.path.abspath(item.result.path) for item in items)
+    failed = set()
+    for item in items:
+        parsed = _parse(item.result, item.result.original or None)
+        if parsed is None:
+            failed.add(id(item))
+        elif isinstance(item, _Parsed):
+            item.__dict__.update(parsed.__dict__)
+        else:
+            item.facts = parsed.facts
+    return failed
+
+
+def _naming_caches(index: ProjectIndex, items: list) -> list:
+    """The test modules of ``items`` read partly whose code names a cache of ORM objects
+    (or a name it is imported as): FS003 rewrites each use of it (the test's too), and
+    withholds its fix where a test reads it at import or calls its `cache_clear()`."""
+    partly = [item for item in items if item.facts.partly]
+    if not partly or not index.models:
+        return []
+    caches = set(index.global_caches)
+    for facts in index.modules.values():
+        for memo in facts.orm.memos:
+            if index.returns_orm_objects(memo.query):
+                caches |= {*memo.cache, memo.function}
+        for cached in facts.orm.cached:
+            if any(index.returns_orm_objects(q) for q in cached.queries):
+                caches.add(cached.qname)
+    if not caches:
+        return []
+    names = {q.rpartition(".")[2] for q in caches}
+    for facts in index.modules.values():  # `from app import assets as cached`: `cached` too
+        names |= {local for local, target in facts.bindings.items() if index.resolve(target) in caches}
+    words = {name.encode() for name in names}
+    needed = []
+    for item in partly:
+        try:
+            data = _read(item.result.path)
+        except SourceError:
+            continue
+        if not words.isdisjoint(prefilter.words_of(data)) and not names.isdisjoint(_names_in_code(data, names)):
+            needed.append(item)
+    return needed
+
+
+def _names_in_code(data: bytes, unknown: set[str]) -> set[str]:
+    """The names a module's code spells (names, attributes, imported names), not its strings
+    or comments: `client.get("/assets")` does not name `assets`. ``unknown`` where it cannot
+    be parsed (read whole, its reader says why)."""
+    try:
+        tree = parse_ast(SourceText.decode(data).text, Path("<test module>"))
+    except (SourceError, SyntaxError, ValueError, RecursionError, MemoryError):
+        return unknown
+    found = set()
+    for node in ast.walk(tree):
+        kind = type(node)
+        if kind is ast.Name:
+            found.add(node.id)
+        elif kind is ast.Attribute:
+            found.add(node.attr)
+        elif kind is ast.alias:
+            found.update(filter(None, (node.asname, *node.name.split("."))))
+    return found
 
 
 def _report_unreadable(seeds: list[FileResult], workers: _Workers, progress) -> None:
@@ -577,8 +668,9 @@ def _parse(result: FileResult, data: bytes | None = None, acts=None) -> _Parsed 
         return None
     root, where = module_name_for(result.path)
     positions = Positions(source.text)
+    partly = os.path.abspath(result.path) not in _WHOLE and reads_partly(result.path, source.text)
     try:
-        collected = collect_facts(tree, positions, result.path, where)
+        collected = collect_facts(tree, positions, result.path, where, partly)
     except ImportError as exc:  # `from .. import x` above the top package: names cannot resolve
         result.error = f"cannot resolve its imports: {exc}"
         return None
@@ -660,6 +752,19 @@ def _fix_all(selected: list, settings: Settings, unparsed, workers: "_Workers", 
         )
     rules = settings.rules()
     reached = _reached_through_sys_path(by_root)
+    # Test modules read partly that a root's caches need whole are read whole before any
+    # root is fixed: a root's index may hold another root's modules (`reached`).
+    needed = {}
+    for root, group in by_root.items():
+        if any(item.facts.partly for item in reached[root] + group):
+            index = ProjectIndex(_by_name(reached[root] + group), unparsed_by_root.get(root, []))
+            needed.update((id(item), item) for item in _naming_caches(index, reached[root] + group))
+    failed = _read_whole(list(needed.values())) if needed else set()
+    for item in needed.values():
+        if id(item) in failed:  # as if never parsed: what mentions a cache there still counts
+            by_root[item.root] = [i for i in by_root[item.root] if i is not item]
+            unparsed_by_root[item.root].append((item.result.path, item.result.original.decode("utf-8", "replace")))
+    reached = {root: [item for item in members if id(item) not in failed] for root, members in reached.items()}
     for root, group in by_root.items():
         index = ProjectIndex(_by_name(reached[root] + group), unparsed_by_root.get(root, []))
         group = [p for p in group if _may_apply(rules, p.facts, index)]

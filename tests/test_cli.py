@@ -279,7 +279,8 @@ def test_a_clean_run_does_not_import_libcst(tmp_path):
     # LibCST takes some 0.2 s to import: only a fix needs it. Every rule module is imported
     # by a run, so a rule that subclasses a LibCST class at import time would load it.
     # Nor does a run in one process, writing nothing, with no cache, import what only
-    # workers (multiprocessing), writes (tempfile) or the cache need: 10 ms of a small run.
+    # workers (multiprocessing), writes (tempfile), the cache or a pyproject.toml it has not got
+    # (tomllib) need: 15 ms of a small run.
     root = make_project(tmp_path, {
         "app.py": """\
             from flask import Flask
@@ -303,6 +304,7 @@ def test_a_clean_run_does_not_import_libcst(tmp_path):
         # `libcst` itself is in sys.modules from the start, as a lazy module not yet run.
         "print(code, 'libcst._nodes.statement' in sys.modules, 'fixsessions.codemods.rules.caches' in sys.modules)\n"
         "print(*(name in sys.modules for name in ('multiprocessing', 'tempfile', 'fixsessions.codemods.engine.cache')))\n"
+        "print('tomllib' in sys.modules)\n"  # no pyproject.toml above: no TOML to read
     )
     ran = subprocess.run([sys.executable, "-c", script], cwd=root, capture_output=True, text=True, timeout=60)
-    assert ran.stdout.split() == ["0", "False", "True", "False", "False", "False"], ran.stderr
+    assert ran.stdout.split() == ["0", "False", "True", "False", "False", "False", "False"], ran.stderr

@@ -7,11 +7,6 @@ import sys
 from dataclasses import dataclass
 from pathlib import Path
 
-if sys.version_info >= (3, 11):
-    import tomllib
-else:  # pragma: no cover - exercised on Python 3.10 only
-    import tomli as tomllib
-
 KEYS = {"select", "ignore", "exclude", "unsafe-fixes"}
 
 
@@ -45,6 +40,11 @@ def find(start: Path) -> Path | None:
 
 
 def _read(path: Path) -> dict:
+    # Imported here: a file in a folder with no pyproject.toml (/tmp) does without it.
+    if sys.version_info >= (3, 11):
+        import tomllib
+    else:  # pragma: no cover - exercised on Python 3.10 only
+        import tomli as tomllib
     try:
         return tomllib.loads(path.read_text(encoding="utf-8"))
     except (OSError, UnicodeDecodeError) as exc:

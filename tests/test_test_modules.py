@@ -7,6 +7,7 @@ blind review (2026-11-23) found broken by an earlier version that read every tes
 its imports only; the others, what production findings must not take from a test."""
 
 import os
+from textwrap import dedent
 
 import pytest
 
@@ -159,6 +160,18 @@ def rename(asset_id, symbol):
     session.commit()
     session.close()
 """
+CELERY_WORKER = """\
+from celery import Celery
+
+from db import db_session
+
+celery = Celery(__name__)
+
+
+@celery.task
+def job():
+    db_session.query(1).all()
+"""
 # Production code and a test module that makes use of it without setting up any session
 # machinery: what the test does never runs in production, so production's findings and fixes
 # must be those of the project without the test. Each case changed them before test modules
@@ -218,6 +231,55 @@ WITHOUT_THE_TEST = {
                     db.Session.remove()
         """,
     }),
+    "a task_postrun handler connected only in a test": ({
+        "db.py": DB,
+        "worker.py": CELERY_WORKER,
+    }, {
+        "tests/conftest.py": """\
+            from celery.signals import task_postrun
+
+            from db import db_session
+
+
+            @task_postrun.connect
+            def cleanup(*args, **kwargs):
+                db_session.remove()
+        """,
+    }),
+    "a task base class ending sessions only in a test": ({
+        "db.py": DB,
+        "worker.py": CELERY_WORKER,
+    }, {
+        "tests/test_worker.py": """\
+            from db import db_session
+
+
+            class FakeTask:
+                def after_return(self, *args):
+                    db_session.remove()
+        """,
+    }),
+    "a test task pushing the workers' app context": ({
+        "db.py": DB,
+        "worker.py": CELERY_WORKER.replace("from db import", "from flask import Flask\n\nfrom db import").replace(
+            "celery = Celery(__name__)", "app = Flask(__name__)\ncelery = Celery(__name__)"),
+    }, {
+        "tests/test_worker.py": """\
+            from worker import app, celery
+
+
+            @celery.task
+            def probe():
+                with app.app_context():
+                    pass
+        """,
+    }),
+    "an object keeping a session made at import in a test": ({
+        "db.py": DB,
+        "repo.py": "from db import SessionLocal\n\n\nclass Repo:\n    def __init__(self):\n        self.session = SessionLocal()\n",
+    }, {
+        "tests/test_repo.py": "from repo import Repo\n\nREPO = Repo()\n",
+    }),
     "a session helper defined in conftest.py": ({
         "db.py": DB,
         "service.py": SERVICE,
@@ -256,9 +318,12 @@ def _production_outcome(tmp_path, files):
     )
 
 
+@pytest.mark.parametrize("whole", [False, True], ids=["read partly", "read whole"])
 @pytest.mark.parametrize("case", sorted(WITHOUT_THE_TEST))
-def test_production_findings_do_not_rest_on_a_test_that_sets_up_nothing(tmp_path, case):
+def test_production_findings_do_not_rest_on_what_a_test_does(tmp_path, case, whole):
     production, test = WITHOUT_THE_TEST[case]
+    if whole:  # a word of `facts.SETS_UP`, if only in a comment, has the test read whole
+        test = {name: dedent(text) + "# the tests' own sessionmaker is elsewhere\n" for name, text in test.items()}
     # The test hid a production finding, or (the job) made one up; each fails with test
     # modules read whole (checked).
     alone = _production_outcome(tmp_path / "alone", production)

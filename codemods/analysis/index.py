@@ -13,7 +13,7 @@ from dataclasses import dataclass, replace
 from functools import cached_property
 from pathlib import Path
 
-from .facts import FLASK, SCOPED_SESSION, AppDef, ModuleFacts, RegistryDef, is_test_module
+from .facts import FLASK, SCOPED_SESSION, AppDef, ModuleFacts, RegistryDef, is_test_code, is_test_module
 from .orm import COLUMN_ONLY, OBJECT_TERMINALS
 from .sessions import INLINE_SESSIONMAKER, SESSION_CLASS, HandMade
 
@@ -201,7 +201,7 @@ class ProjectIndex:
     def web_modules(self) -> frozenset[str]:
         """Modules that a module making a Flask app imports (itself included)."""
         found: set[str] = set()
-        for facts in self.modules.values():
+        for facts in self.production:
             if self.apps_of(facts):
                 found |= self.closure(facts.name)
         return frozenset(found)
@@ -230,6 +230,18 @@ class ProjectIndex:
     @cached_property
     def functions(self):
         return {q: f for facts in self.modules.values() for q, f in facts.functions.items()}
+
+    @cached_property
+    def production(self) -> list[ModuleFacts]:
+        """The modules that are not test code (`facts.is_test_code`). What a test does (call a
+        registrar, schedule a job, remove a session, define a helper) does not happen in
+        production, which runs without it; only what a test sets up that production findings
+        rest on counts (its teardowns, scopefuncs, gevent and Celery apps)."""
+        return [facts for facts in self.modules.values() if not is_test_code(facts.path)]
+
+    @cached_property
+    def production_functions(self):
+        return {q: f for facts in self.production for q, f in facts.functions.items()}
 
     def reach(self, handlers) -> Reach:
         removes, closes, unknown = set(), set(), False
@@ -387,7 +399,7 @@ class ProjectIndex:
         """Every name passed to a call, with (callee, argument)."""
         return [
             (arg_names, (call.callee, arg_key))
-            for facts in self.modules.values() for call in facts.calls for arg_key, arg_names in call.args
+            for facts in self.production for call in facts.calls for arg_key, arg_names in call.args
         ]
 
     @cached_property
@@ -436,7 +448,7 @@ class ProjectIndex:
             elif any(d.endswith(".scheduled_job") for d in decorators):
                 found.setdefault("apscheduler", []).append(qname)
         added = set()  # `scheduler.add_job(job, ...)`, `add_job(func=job)`
-        for facts in self.modules.values():
+        for facts in self.production:
             for call in facts.calls:
                 if any(c.endswith(".add_job") for c in call.callee):
                     for key, names in call.args:
@@ -465,9 +477,9 @@ class ProjectIndex:
         """What handlers connected to Celery's task_prerun/task_postrun signals remove."""
         connects = {f"celery.signals.{signal}.connect" for signal in ("task_prerun", "task_postrun")}
         handlers = {
-            q for q, f in self.functions.items() if self.resolve_all(f.decorators) & connects
+            q for q, f in self.production_functions.items() if self.resolve_all(f.decorators) & connects
         }
-        for facts in self.modules.values():
+        for facts in self.production:
             for call in facts.calls:
                 if self.resolve_all(call.callee) & connects:
                     handlers |= {n for key, names in call.args if key in (0, "receiver") for n in names}
@@ -476,14 +488,14 @@ class ProjectIndex:
         # `close()` or `remove()`, pycroft's DBTask): trusted, as an unnamed remove is.
         ends_tasks = any(
             q.endswith(".after_return") and f.method_of and (f.removes or f.closes or f.unresolved_remove)
-            for q, f in self.functions.items()
+            for q, f in self.production_functions.items()
         )
         return Reach(reach.removes, reach.closes, reach.unknown_remove or ends_tasks)
 
     @cached_property
     def removed_attributes(self) -> frozenset[str]:
         """X in any `<anything>.X.remove()` of the project (a class-held registry's name)."""
-        return frozenset(a for f in self.functions.values() for a in f.removes_attrs)
+        return frozenset(a for f in self.production_functions.values() for a in f.removes_attrs)
 
     def apps_importing(self, module: str) -> list[tuple[Path, AppDef]]:
         """The apps (with their file) whose modules import ``module``, directly or not."""
@@ -519,12 +531,12 @@ class ProjectIndex:
         sessionmaker itself when its `class_=` commits on exit (Flexget's ContextSession:
         `with Session() as session:` commits, rolls back and closes)."""
         found = {}
-        committing = {c for facts in self.modules.values() for c in facts.sessions.committing_exits}
-        for facts in self.modules.values():
+        committing = {c for facts in self.production for c in facts.sessions.committing_exits}
+        for facts in self.production:
             for factory, classes in facts.sessions.factory_classes.items():
                 if self.resolve_all(classes) & committing:
                     found[factory] = factory
-        for facts in self.modules.values():
+        for facts in self.production:
             for helper, factories in sorted(facts.sessions.helpers.items()):
                 for factory in self.resolve_all(factories):
                     found.setdefault(factory, helper)
@@ -797,7 +809,7 @@ class ProjectIndex:
     @cached_property
     def served(self) -> frozenset[str]:
         """What views or blueprints are registered on (`@app.route`, `register_blueprint`)."""
-        return self.resolve_all(q for f in self.modules.values() for q in f.routed)
+        return self.resolve_all(q for f in self.production for q in f.routed)
 
     def made_for_workers(self, app, facts) -> str | None:
         """The Celery app a module-level Flask app is made beside, when the Flask app serves
@@ -812,7 +824,8 @@ class ProjectIndex:
         jobs = [j for kind in self.worker_jobs.values() for j in kind]
         modules = {self.function_module(j) for j in jobs} | {facts.name}
         modules |= {f.name for f in self.celery_apps.values()} | {f.name for f in self.celery_factories.values()}
-        if any(self.modules[m].reports.app_contexts for m in modules if m in self.modules):
+        production = {f.name for f in self.production}
+        if any(self.modules[m].reports.app_contexts for m in modules & production):
             return None
         return celery[0]
 
@@ -826,7 +839,7 @@ class ProjectIndex:
 
     @cached_property
     def instantiated_at_import(self) -> frozenset[str]:
-        return frozenset(q for f in self.modules.values() for q in f.reports.instantiated_at_import)
+        return frozenset(q for f in self.production for q in f.reports.instantiated_at_import)
 
     def is_view(self, owners) -> bool:
         return bool(self.resolve_all(owners) & (self.apps | self.blueprints))

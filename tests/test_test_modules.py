@@ -39,23 +39,25 @@ def assets():
 """
 
 
-def test_a_cache_only_a_test_clears_keeps_its_decorator(tmp_path):
-    # Without `lru_cache`, the fixture's `assets.cache_clear()` raises AttributeError.
+# How a test reaches the cache it clears: by its name, under a name a production module
+# imports it as, under a name a test helper assigns it to.
+CLEARED_AS = {
+    "assets": {"tests/conftest.py": "from app import assets"},
+    "cached_assets": {"api.py": "from app import assets as cached_assets\n", "tests/conftest.py": "from api import cached_assets"},
+    "fetch": {"tests/helpers.py": "from app import assets\n\nfetch = assets\n", "tests/conftest.py": "from tests.helpers import fetch"},
+}
+
+
+@pytest.mark.parametrize("name", sorted(CLEARED_AS))
+def test_a_cache_only_a_test_clears_keeps_its_decorator(tmp_path, name):
+    # Without `lru_cache`, the fixture's `cache_clear()` raises AttributeError.
+    files = dict(CLEARED_AS[name])
+    files["tests/conftest.py"] = (
+        f"import pytest\n\n{files['tests/conftest.py']}\n\n\n"
+        f"@pytest.fixture(autouse=True)\ndef clear():\n    {name}.cache_clear()\n"
+    )
     result = check_noop(tmp_path, {
-        "pyproject.toml": "",
-        "models.py": MODELS,
-        "app.py": LRU_APP,
-        "tests/__init__.py": "",
-        "tests/conftest.py": """\
-            import pytest
-
-            from app import assets
-
-
-            @pytest.fixture(autouse=True)
-            def clear():
-                assets.cache_clear()
-        """,
+        "pyproject.toml": "", "models.py": MODELS, "app.py": LRU_APP, "tests/__init__.py": "", **files,
     })
     [finding] = findings(result, "FS003")
     assert finding.message.endswith("(not fixed: its `cache_clear()`/`cache_info()` is used)")
@@ -382,28 +384,6 @@ def test_a_testing_package_production_imports_is_read_whole_through_its_own_impo
     }, ONLY_FS001)
 
 
-def test_a_cache_a_test_clears_under_another_name_keeps_its_decorator(tmp_path):
-    result = check_noop(tmp_path, {
-        "pyproject.toml": "",
-        "models.py": MODELS,
-        "app.py": LRU_APP,
-        "api.py": "from app import assets as cached_assets\n",
-        "tests/__init__.py": "",
-        "tests/conftest.py": """\
-            import pytest
-
-            from api import cached_assets
-
-
-            @pytest.fixture(autouse=True)
-            def clear():
-                cached_assets.cache_clear()
-        """,
-    })
-    [finding] = findings(result, "FS003")
-    assert finding.message.endswith("(not fixed: its `cache_clear()`/`cache_info()` is used)")
-
-
 def test_a_cache_a_test_reads_at_import_under_another_name_is_not_rewritten(tmp_path):
     result = check_noop(tmp_path, {
         "pyproject.toml": "",
@@ -483,3 +463,91 @@ def test_a_test_of_another_root_counts_the_same_before_or_after_its_root(tmp_pat
         return sorted((str(r.path.relative_to(root)).replace(lib, "LIB"), f.code) for r in result.files for f in r.initial)
 
     assert outcome("lib") == outcome("zlib")
+
+
+# -- a third blind review, 2026-11-23 --------------------------------------------------------
+
+
+def test_a_session_helper_in_a_testing_package_production_uses_still_counts(tmp_path):
+    # service.py imports nothing the pre-filter seeds on: db.py's helper teaches its name.
+    result = run([make_project(tmp_path / "project", {
+        "pyproject.toml": "",
+        "myapp/__init__.py": "",
+        "myapp/testing/__init__.py": "",
+        "myapp/testing/db.py": """\
+            from contextlib import contextmanager
+
+            from sqlalchemy import create_engine
+            from sqlalchemy.orm import Session
+
+            engine = create_engine("sqlite://")
+
+
+            @contextmanager
+            def session_scope():
+                session = Session(engine)
+                try:
+                    yield session
+                    session.commit()
+                except BaseException:
+                    session.rollback()
+                    raise
+                finally:
+                    session.close()
+        """,
+        "myapp/service.py": """\
+            import requests
+
+            from myapp.testing.db import session_scope
+
+
+            def sync(contact_id):
+                with session_scope() as s:
+                    s.execute("select 1")
+                    requests.get("http://example.com")
+        """,
+    })])
+    assert [(r.path.name, f.code) for r in result.files for f in r.initial] == [("service.py", "FS008")]
+
+
+def test_a_testing_package_read_whole_for_a_word_is_followed_to_what_it_imports(tmp_path):
+    check_noop(tmp_path, {
+        "pyproject.toml": "",
+        "myapp/__init__.py": "",
+        "myapp/database.py": DATABASE,
+        "myapp/testing/__init__.py": '"""Test helpers: the scoped_session alias."""\nfrom .fixtures import Session\n',
+        "myapp/testing/fixtures.py": "from myapp import database\n\nSession = database.db_session\n",
+        "myapp/app.py": "from flask import Flask\n\nfrom myapp.testing import Session\n\n"
+                        "app = Flask(__name__)\n" + TEARDOWN.replace("db_session", "Session"),
+    }, ONLY_FS001)
+
+
+def test_a_test_spelling_a_cache_s_name_on_something_else_is_read_partly(tmp_path):
+    # The memo is `app.get`; the test's `client.get` is a test client's. Read whole (as it was
+    # for any test spelling `get`), its own module-level ORM query was an FS003 finding.
+    memo_app = GLOBAL_APP.replace('ASSETS = Asset.query.filter_by(symbol="BTC").all()\n', """\
+_CACHE = {}
+
+
+def get(symbol):
+    if symbol not in _CACHE:
+        _CACHE[symbol] = Asset.query.filter_by(symbol=symbol).first()
+    return _CACHE[symbol]
+""")
+    result = run([make_project(tmp_path / "project", {
+        "pyproject.toml": "",
+        "models.py": MODELS,
+        "app.py": memo_app,
+        "tests/__init__.py": "",
+        "tests/test_views.py": """\
+            from app import app
+            from models import Asset
+
+            ALL = Asset.query.all()
+
+
+            def test_index():
+                assert app.test_client().get("/").status_code == 404
+        """,
+    })])
+    assert {(r.path.name, f.code) for r in result.files for f in r.initial} == {("app.py", "FS003")}

@@ -87,12 +87,13 @@ def is_test_module(path: Path | None) -> bool:
 
 # Words of a test module that sets up what production findings may rest on: sessions and their
 # registries, end-of-request handlers, gevent's patching, declarative bases and Flask
-# extensions, Celery apps, session classes. A test module with none of them is read partly.
+# extensions, Celery apps, session classes and `@contextmanager` session helpers (which teach
+# the pre-filter the names of the files to read). A test module with none of them is read partly.
 SETS_UP = frozenset({
     "scoped_session", "sessionmaker", "create_scoped_session", "query_property",
     "teardown_appcontext", "teardown_request", "teardown_app_request", "after_request",
     "patch_all", "declarative_base", "DeclarativeBase", "SQLAlchemy", "Cache", "Celery",
-    "__exit__",
+    "__exit__", "contextmanager",
 })
 _SETS_UP = re.compile(r"\b(?:" + "|".join(sorted(SETS_UP)) + r")\b")
 
@@ -275,6 +276,9 @@ class ModuleFacts:
     class_registries: list[tuple[str, str, str, Location]] = field(default_factory=list)
     main_guard: bool = False  # `if __name__ == "__main__":` at module level, starting no server
     partly: bool = False  # read for its imports and names only (`reads_partly`)
+    # Read partly: the modules it imports as modules, at any depth (`import app`, `from pkg
+    # import app`, `from app import *`), through which it may reach a module's names.
+    module_imports: set[str] = field(default_factory=set)
     cli_commands: dict[str, Location] = field(default_factory=dict)  # `@app.cli.command()` & co.
     calls: list[CallWithArgs] = field(default_factory=list)
     module_names: set[str] = field(default_factory=set)  # every name bound at module level
@@ -812,7 +816,8 @@ def _test_module_facts(tree: ast.Module, path: Path, where: Where) -> CollectedM
     module-level names with what its imports bind them to (how the pre-filter learns which
     files to read), and whether it puts a folder on `sys.path`. Its statements are walked,
     not its expressions. Where production code needs more of it (production imports it, or
-    it names a cache: `engine.core._read_wholly_where_needed`), it is read whole."""
+    it reaches a cache: `engine.core._read_production_imports`, `_naming_caches`), it is read
+    whole."""
     collected = _module_facts(ast.parse(""), Positions(""), path, where)  # no fact, every part
     facts = collected.facts
     facts.partly = True
@@ -834,6 +839,18 @@ class _TestModuleStatements:
     def __init__(self, facts: ModuleFacts) -> None:
         self.collector = _Collector(facts, None, None)  # only its import handlers are called
 
+    def module_imports(self, node: ast.Import | ast.ImportFrom) -> None:
+        facts = self.collector.facts
+        if type(node) is ast.Import:
+            facts.module_imports.update(alias.name for alias in node.names)
+            return
+        try:
+            base = absolute_module(node.module, node.level or 0, facts.package)
+        except ImportError:
+            return
+        for alias in node.names:  # `from pkg import app` names module pkg.app, if it is one
+            facts.module_imports.add(base if alias.name == "*" else f"{base}.{alias.name}" if base else alias.name)
+
     def body(self, statements: list, depth: int) -> None:
         collector, names = self.collector, self.collector.facts.module_names
         for node in statements:
@@ -841,6 +858,7 @@ class _TestModuleStatements:
             if kind is ast.Import or kind is ast.ImportFrom:
                 collector.depth = depth
                 (collector.import_ if kind is ast.Import else collector.import_from)(node)
+                self.module_imports(node)
                 continue
             if depth == 0:
                 if kind in self.DEFINITIONS:

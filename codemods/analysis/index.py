@@ -40,6 +40,23 @@ REQUEST_CONTEXT = (
 )
 
 
+def production_modules(modules: dict[str, ModuleFacts]) -> set[str]:
+    """The names of the modules production code runs: those that are not test code
+    (`facts.is_test_code`), and every module they import, directly or not (a `testing`
+    package of the app's own, imported by the app, is production code)."""
+    found = {name for name, facts in modules.items() if not is_test_code(facts.path)}
+    todo = list(found)
+    while todo:
+        for imported in modules[todo.pop()].imported:
+            parts = imported.split(".")
+            for end in range(1, len(parts) + 1):
+                name = ".".join(parts[:end])
+                if name in modules and name not in found:
+                    found.add(name)
+                    todo.append(name)
+    return found
+
+
 class ProjectIndex:
     def __init__(self, modules: dict[str, ModuleFacts], unparsed=()) -> None:
         self.modules = modules
@@ -233,11 +250,12 @@ class ProjectIndex:
 
     @cached_property
     def production(self) -> list[ModuleFacts]:
-        """The modules that are not test code (`facts.is_test_code`). What a test does (call a
+        """The modules production code runs (`production_modules`). What a test does (call a
         registrar, schedule a job, remove a session, define a helper) does not happen in
         production, which runs without it; only what a test sets up that production findings
         rest on counts (its teardowns, scopefuncs, gevent and Celery apps)."""
-        return [facts for facts in self.modules.values() if not is_test_code(facts.path)]
+        names = production_modules(self.modules)
+        return [facts for name, facts in self.modules.items() if name in names]
 
     @cached_property
     def production_functions(self):

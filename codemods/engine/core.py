@@ -22,7 +22,7 @@ from ..analysis import prefilter
 from ..analysis.facts import (
     CollectedModule, Where, collect_facts, is_test_module, module_name_for, reads_partly, set_namespace_packages,
 )
-from ..analysis.index import ProjectIndex
+from ..analysis.index import ProjectIndex, production_modules
 from ..analysis.location import Positions, suppresses
 from ..rules import RULES
 from ..rules.base import FileContext, Finding, Fix, Rule
@@ -274,6 +274,11 @@ def _select(files: list[FileResult], workers: _Workers, progress) -> list:
     taught: set[int] = set()  # the modules whose names are learned: asked no more
     pending = selected
     while pending:
+        # A module production code imports is read whole before it teaches (a session helper
+        # in the app's own `testing` package): with its new facts it is asked again.
+        whole, failed = _read_production_imports(selected)
+        taught -= whole
+        selected = [item for item in selected if id(item) not in failed]
         new: dict[str, set[str]] = {}
         grew = True
         while grew:  # a module may use a name another module of this round teaches
@@ -302,27 +307,32 @@ def _select(files: list[FileResult], workers: _Workers, progress) -> list:
         selected += pending
         deferred -= looked_at.keys()
     _report_unreadable([r for r in remaining if id(r) in deferred], workers, progress)
-    return _read_wholly_where_needed(_named_in_namespace_packages(selected))
+    return _named_in_namespace_packages(selected)
 
 
 # Test modules read whole although `reads_partly` says they could be read partly, by absolute
-# path: what production code needs of them (`_read_wholly_where_needed`). Set for one run;
-# forked workers inherit it.
+# path: production code needs them (`_read_production_imports`, `_naming_caches`). Set for one
+# run; forked workers inherit it.
 _WHOLE: set[str] = set()
 
 
-def _read_wholly_where_needed(selected: list) -> list:
-    """The test modules read partly that production code imports, directly or through other
-    such modules (a `testing` package of the app's own), read again whole: what they define
-    is production code's."""
-    importers = [item for item in selected if not item.facts.partly and not is_test_module(item.facts.path)]
+def _read_production_imports(selected: list) -> tuple[set[int], set[int]]:
+    """Read whole again the test modules read partly that production code imports, directly
+    or not (`index.production_modules`): what they define is production code's. Returns the
+    ids of those read whole, and of those that could not be (to drop)."""
+    whole: set[int] = set()
     failed: set[int] = set()
-    while importers:
-        imported = {name for item in importers for name in item.facts.imported}
-        needed = [item for item in selected if item.facts.partly and item.facts.name in imported]
+    while True:
+        names = production_modules(_by_name(selected))
+        needed = [
+            item for item in selected
+            if item.facts.partly and item.facts.name in names and id(item) not in failed
+        ]
+        if not needed:
+            return whole, failed
         failed |= _read_whole(needed)
-        importers = [item for item in needed if id(item) not in failed]
-    return [item for item in selected if id(item) not in failed]
+        whole |= {id(item) for item in needed}
+        selected = [item for item in selected if id(item) not in failed]
 
 
 def _read_whole(items: list) -> set[int]:
@@ -342,9 +352,12 @@ def _read_whole(items: list) -> set[int]:
 
 
 def _naming_caches(index: ProjectIndex, items: list) -> list:
-    """The test modules of ``items`` read partly whose code names a cache of ORM objects
-    (or a name it is imported as): FS003 rewrites each use of it (the test's too), and
-    withholds its fix where a test reads it at import or calls its `cache_clear()`."""
+    """The test modules of ``items`` read partly that reach a cache of ORM objects FS003 or
+    FS004 report: FS003 rewrites each use of it (the test's too), and withholds its fix where
+    a test reads it at import or calls its `cache_clear()`. A module reaches one when it
+    imports it, under any name and at any depth (`from app import assets as fetch`, or from a
+    module that re-exports it), or when it imports the cache's module as a module (`import
+    app`, `from app import *`) and spells the cache's name."""
     partly = [item for item in items if item.facts.partly]
     if not partly or not index.models:
         return []
@@ -358,39 +371,25 @@ def _naming_caches(index: ProjectIndex, items: list) -> list:
                 caches.add(cached.qname)
     if not caches:
         return []
-    names = {q.rpartition(".")[2] for q in caches}
-    for facts in index.modules.values():  # `from app import assets as cached`: `cached` too
-        names |= {local for local, target in facts.bindings.items() if index.resolve(target) in caches}
-    words = {name.encode() for name in names}
+    homes: dict[str, set[bytes]] = {}
+    for qname in caches:
+        home, _, name = qname.rpartition(".")
+        homes.setdefault(home, set()).add(name.encode())
     needed = []
     for item in partly:
-        try:
-            data = _read(item.result.path)
-        except SourceError:
-            continue
-        if not words.isdisjoint(prefilter.words_of(data)) and not names.isdisjoint(_names_in_code(data, names)):
+        facts = item.facts
+        if any(index.resolve(name) in caches for name in facts.imported):
             needed.append(item)
+            continue
+        spelled = set().union(*(homes[m] for m in facts.module_imports if m in homes))
+        if spelled:
+            try:
+                data = _read(item.result.path)
+            except SourceError:
+                continue
+            if not spelled.isdisjoint(prefilter.words_of(data)):
+                needed.append(item)
     return needed
-
-
-def _names_in_code(data: bytes, unknown: set[str]) -> set[str]:
-    """The names a module's code spells (names, attributes, imported names), not its strings
-    or comments: `client.get("/assets")` does not name `assets`. ``unknown`` where it cannot
-    be parsed (read whole, its reader says why)."""
-    try:
-        tree = parse_ast(SourceText.decode(data).text, Path("<test module>"))
-    except (SourceError, SyntaxError, ValueError, RecursionError, MemoryError):
-        return unknown
-    found = set()
-    for node in ast.walk(tree):
-        kind = type(node)
-        if kind is ast.Name:
-            found.add(node.id)
-        elif kind is ast.Attribute:
-            found.add(node.attr)
-        elif kind is ast.alias:
-            found.update(filter(None, (node.asname, *node.name.split("."))))
-    return found
 
 
 def _report_unreadable(seeds: list[FileResult], workers: _Workers, progress) -> None:
@@ -754,17 +753,23 @@ def _fix_all(selected: list, settings: Settings, unparsed, workers: "_Workers", 
     reached = _reached_through_sys_path(by_root)
     # Test modules read partly that a root's caches need whole are read whole before any
     # root is fixed: a root's index may hold another root's modules (`reached`).
-    needed = {}
-    for root, group in by_root.items():
-        if any(item.facts.partly for item in reached[root] + group):
-            index = ProjectIndex(_by_name(reached[root] + group), unparsed_by_root.get(root, []))
-            needed.update((id(item), item) for item in _naming_caches(index, reached[root] + group))
-    failed = _read_whole(list(needed.values())) if needed else set()
-    for item in needed.values():
-        if id(item) in failed:  # as if never parsed: what mentions a cache there still counts
-            by_root[item.root] = [i for i in by_root[item.root] if i is not item]
-            unparsed_by_root[item.root].append((item.result.path, item.result.original.decode("utf-8", "replace")))
-    reached = {root: [item for item in members if id(item) not in failed] for root, members in reached.items()}
+    # Until none is left: one read whole may hold a new name for a cache (`fetch = assets`).
+    failed: set[int] = set()
+    while True:
+        needed = {}
+        for root, group in by_root.items():
+            if any(item.facts.partly for item in reached[root] + group):
+                index = ProjectIndex(_by_name(reached[root] + group), unparsed_by_root.get(root, []))
+                needed.update((id(item), item) for item in _naming_caches(index, reached[root] + group))
+        if not needed:
+            break
+        now_failed = _read_whole(list(needed.values()))
+        failed |= now_failed
+        for item in needed.values():
+            if id(item) in now_failed:  # as if never parsed: a cache it mentions still counts
+                by_root[item.root] = [i for i in by_root[item.root] if i is not item]
+                unparsed_by_root[item.root].append((item.result.path, item.result.original.decode("utf-8", "replace")))
+        reached = {root: [item for item in members if id(item) not in failed] for root, members in reached.items()}
     for root, group in by_root.items():
         index = ProjectIndex(_by_name(reached[root] + group), unparsed_by_root.get(root, []))
         group = [p for p in group if _may_apply(rules, p.facts, index)]

@@ -109,6 +109,7 @@ def reads_partly(path: Path | None, text: str) -> bool:
     return not any(word in text for word in SETS_UP) or _SETS_UP.search(text) is None
 
 
+@lru_cache(maxsize=None)  # asked of every module once a round: cleared when a run starts
 def is_test_code(path: Path | None) -> bool:
     """A test module (`is_test_module`) of a project with a marker file: what it does runs in
     the test suite, not in production. With no marker, `is_test_module` guesses from the

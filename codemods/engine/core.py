@@ -20,7 +20,8 @@ from pathlib import Path
 
 from ..analysis import prefilter
 from ..analysis.facts import (
-    CollectedModule, Where, collect_facts, is_test_module, module_name_for, reads_partly, set_namespace_packages,
+    CollectedModule, Where, collect_facts, is_test_code, module_name_for, reads_partly,
+    set_namespace_packages,
 )
 from ..analysis.index import ProjectIndex, production_modules
 from ..analysis.location import Positions, suppresses
@@ -265,6 +266,7 @@ def _select(files: list[FileResult], workers: _Workers, progress) -> list:
     """Parse what the pre-filter selects, learning names until no new file turns up."""
     set_namespace_packages({})  # what a previous run in this process found
     _WHOLE.clear()
+    is_test_code.cache_clear()  # its answer rests on the marker files on disk
     minimum = _reads_minimum([f.path for f in files])
     budget = [KEEP_BYTES] if workers.in_process(len(files), minimum) else None
     selected, remaining, unselected = _scan_all(files, (None, frozenset(), budget), workers, progress, minimum)

@@ -551,3 +551,84 @@ def get(symbol):
         """,
     })])
     assert {(r.path.name, f.code) for r in result.files for f in r.initial} == {("app.py", "FS003")}
+
+
+# A fourth blind review: caches a test reaches through attributes of a module it imports.
+PACKAGE_CACHES = {
+    "myapp/__init__.py": "from flask import Flask\n\nfrom myapp.db import db_session\n\napp = Flask(__name__)\n"
+                         + TEARDOWN + "\n\nfrom myapp.models import all_assets  # noqa: E402,F401\n",
+    "myapp/db.py": MODELS,
+    "myapp/models.py": """\
+        from functools import lru_cache
+
+        from myapp.db import Asset
+
+
+        class Repo:
+            @staticmethod
+            @lru_cache(maxsize=None)
+            def assets():
+                return Asset.query.filter_by(symbol="BTC").all()
+
+
+        @lru_cache(maxsize=None)
+        def all_assets():
+            return Asset.query.all()
+    """,
+}
+REACHED_AS = {
+    "a re-export of the package": ("all_assets", "import myapp\n\n\ndef setup_function():\n    myapp.all_assets.cache_clear()\n"),
+    "a submodule of the package": ("all_assets", "import myapp\n\n\ndef setup_function():\n    myapp.models.all_assets.cache_clear()\n"),
+    "a method of a class": ("assets", "import myapp.models\n\n\ndef setup_function():\n    myapp.models.Repo.assets.cache_clear()\n"),
+    "a helper module's name": ("all_assets", "import tests.helpers as h\n\n\ndef setup_function():\n    h.fetch.cache_clear()\n"),
+}
+
+
+@pytest.mark.parametrize("how", sorted(REACHED_AS))
+def test_a_cache_a_test_clears_through_attributes_keeps_its_decorator(tmp_path, how):
+    cache, test = REACHED_AS[how]
+    result = run([make_project(tmp_path / "project", {
+        "pyproject.toml": "", **PACKAGE_CACHES, "tests/__init__.py": "",
+        "tests/helpers.py": "from myapp.models import all_assets\n\nfetch = all_assets\n", "tests/test_c.py": test,
+    })])
+    assert not result.errors
+    # The cache the test clears is reported, not fixed; the other one is fixed.
+    guarded = [f for f in findings(result, "FS003") if f.message.endswith("is used)")]
+    assert [f.message.split("`")[1] for f in guarded] == [cache]
+
+
+def test_a_test_read_whole_for_a_word_that_calls_the_registrar_on_its_own_app(tmp_path):
+    # The call counts for the test's own app (not for production's): no FS001 on it.
+    check_noop(tmp_path, {
+        "pyproject.toml": "",
+        "myapp/__init__.py": "",
+        "myapp/db.py": DATABASE + "\n\ndef init_db(app):\n    app.teardown_appcontext(lambda exc=None: db_session.remove())\n",
+        "tests/__init__.py": "",
+        "tests/conftest.py": "from flask import Flask\n\nfrom myapp.db import init_db\n\n"
+                             "app = Flask(__name__)\ninit_db(app)  # registers the teardown_appcontext handler\n",
+    }, ONLY_FS001)
+
+
+@pytest.mark.parametrize("other", ["svc0", "svc2"])
+def test_a_testing_package_of_one_root_is_production_whatever_the_other_roots(tmp_path, other):
+    # Both roots have an `app` module; svc1's imports its testing package, namespace-style.
+    check_noop(tmp_path, {
+        "pyproject.toml": "",
+        "svc1/database.py": DATABASE,
+        "svc1/testing/__init__.py": "",
+        "svc1/testing/fixtures.py": "import database\n\nSession = database.db_session\n",
+        "svc1/app.py": "from flask import Flask\n\nfrom testing.fixtures import Session\n\n"
+                       "app = Flask(__name__)\n" + TEARDOWN.replace("db_session", "Session"),
+        f"{other}/app.py": "from flask import Flask\n\napp = Flask(__name__)\n",
+    }, ONLY_FS001)
+
+
+def test_a_testing_folder_of_a_namespace_package_production_imports_is_production(tmp_path):
+    check_noop(tmp_path, {
+        "pyproject.toml": "",
+        "myapp/__init__.py": "",
+        "myapp/database.py": DATABASE,
+        "myapp/testing/fixtures.py": "from myapp import database\n\nSession = database.db_session\n",
+        "myapp/app.py": "from flask import Flask\n\nfrom myapp.testing.fixtures import Session\n\n"
+                        "app = Flask(__name__)\n" + TEARDOWN.replace("db_session", "Session"),
+    }, ONLY_FS001)

@@ -254,8 +254,12 @@ class ProjectIndex:
         registrar, schedule a job, remove a session, define a helper) does not happen in
         production, which runs without it; only what a test sets up that production findings
         rest on counts (its teardowns, scopefuncs, gevent and Celery apps)."""
-        names = production_modules(self.modules)
+        names = self.production_names
         return [facts for name, facts in self.modules.items() if name in names]
+
+    @cached_property
+    def production_names(self) -> frozenset[str]:
+        return frozenset(production_modules(self.modules))
 
     @cached_property
     def production_functions(self):
@@ -339,7 +343,7 @@ class ProjectIndex:
         closure = self.closure(app_module)
         regs += [reg for module, reg in app_wide if module in closure and reg not in regs]  # a blueprint's
         for name in names:
-            for callee_names, arg_key in self._passed(name):
+            for callee_names, arg_key in self._passed(name, app_module not in self.production_names):
                 for callee in self.resolve_all(callee_names):
                     regs.extend(self.registrars.get((callee, arg_key), []))
                     method = self._bound_method(callee)
@@ -384,8 +388,9 @@ class ProjectIndex:
                     app_wide.append((facts.name, reg))
         return by_target, app_wide
 
-    def _passed(self, qname: str) -> list[tuple[frozenset[str], int | str]]:
-        """The calls that pass ``qname`` on, as (callee, argument), in module order.
+    def _passed(self, qname: str, in_tests: bool = False) -> list[tuple[frozenset[str], int | str]]:
+        """The calls that pass ``qname`` on, as (callee, argument), in module order: those of
+        production code, and with ``in_tests`` (an app a test makes) those of tests too.
 
         Only names whose last part can resolve to ``qname``'s are resolved: resolving
         changes a name's last part only through an import under another name (``from .app
@@ -401,23 +406,25 @@ class ProjectIndex:
         found = sorted(
             {order for last in lasts for order, name in passes.get(last, ()) if self.resolve(name) == qname}
         )
-        return [self._pass_names[order][1] for order in found]
+        return [self._pass_names[order][1] for order in found if in_tests or self._pass_names[order][2]]
 
     @cached_property
     def _passes(self) -> dict[str, list[tuple[int, str]]]:
         """The names passed to calls by their last part: (the pass's number, the name)."""
         found: dict[str, list[tuple[int, str]]] = {}
-        for order, (names, _) in enumerate(self._pass_names):
+        for order, (names, _, _) in enumerate(self._pass_names):
             for name in names:
                 found.setdefault(name.rpartition(".")[2], []).append((order, name))
         return found
 
     @cached_property
-    def _pass_names(self) -> list[tuple[frozenset[str], tuple]]:
-        """Every name passed to a call, with (callee, argument)."""
+    def _pass_names(self) -> list[tuple[frozenset[str], tuple, bool]]:
+        """Every name passed to a call, with (callee, argument) and whether production code
+        makes the call."""
+        production = self.production_names
         return [
-            (arg_names, (call.callee, arg_key))
-            for facts in self.production for call in facts.calls for arg_key, arg_names in call.args
+            (arg_names, (call.callee, arg_key), facts.name in production)
+            for facts in self.modules.values() for call in facts.calls for arg_key, arg_names in call.args
         ]
 
     @cached_property

@@ -309,7 +309,9 @@ def _select(files: list[FileResult], workers: _Workers, progress) -> list:
         selected += pending
         deferred -= looked_at.keys()
     _report_unreadable([r for r in remaining if id(r) in deferred], workers, progress)
-    return _named_in_namespace_packages(selected)
+    selected = _named_in_namespace_packages(selected)
+    _, failed = _read_production_imports(selected)  # under their namespace packages' names
+    return [item for item in selected if id(item) not in failed]
 
 
 # Test modules read whole although `reads_partly` says they could be read partly, by absolute
@@ -325,11 +327,13 @@ def _read_production_imports(selected: list) -> tuple[set[int], set[int]]:
     whole: set[int] = set()
     failed: set[int] = set()
     while True:
-        names = production_modules(_by_name(selected))
-        needed = [
-            item for item in selected
-            if item.facts.partly and item.facts.name in names and id(item) not in failed
-        ]
+        by_root: dict[Path, list] = defaultdict(list)  # module names are a root's own
+        for item in selected:
+            by_root[item.root].append(item)
+        needed = []
+        for group in by_root.values():
+            names = production_modules(_by_name(group))
+            needed += [item for item in group if item.facts.partly and item.facts.name in names]
         if not needed:
             return whole, failed
         failed |= _read_whole(needed)
@@ -373,17 +377,28 @@ def _naming_caches(index: ProjectIndex, items: list) -> list:
                 caches.add(cached.qname)
     if not caches:
         return []
+    # Where each is reached as an attribute, and as what: its module (or class), and every
+    # module that imports it under some name (`fetch = assets` in a helper, an `__init__`).
     homes: dict[str, set[bytes]] = {}
     for qname in caches:
         home, _, name = qname.rpartition(".")
         homes.setdefault(home, set()).add(name.encode())
+    for facts in index.modules.values():
+        for local, target in facts.bindings.items():
+            if index.resolve(target) in caches:
+                homes.setdefault(facts.name, set()).add(local.encode())
     needed = []
     for item in partly:
         facts = item.facts
         if any(index.resolve(name) in caches for name in facts.imported):
             needed.append(item)
             continue
-        spelled = set().union(*(homes[m] for m in facts.module_imports if m in homes))
+        # `import myapp` reaches myapp.models.Repo.assets; `import myapp.models` binds myapp.
+        # (`from app import app` imports no module app.app: the project has none.)
+        modules = [m for m in facts.module_imports if m in index.modules]
+        spelled = set().union(*(
+            names for home, names in homes.items() if any(_within(home, m) or _within(m, home) for m in modules)
+        ))
         if spelled:
             try:
                 data = _read(item.result.path)
@@ -392,6 +407,11 @@ def _naming_caches(index: ProjectIndex, items: list) -> list:
             if not spelled.isdisjoint(prefilter.words_of(data)):
                 needed.append(item)
     return needed
+
+
+def _within(name: str, package: str) -> bool:
+    """Whether the dotted ``name`` is ``package`` or inside it."""
+    return name == package or name.startswith(package + ".")
 
 
 def _report_unreadable(seeds: list[FileResult], workers: _Workers, progress) -> None:

@@ -632,3 +632,56 @@ def test_a_testing_folder_of_a_namespace_package_production_imports_is_productio
         "myapp/app.py": "from flask import Flask\n\nfrom myapp.testing.fixtures import Session\n\n"
                         "app = Flask(__name__)\n" + TEARDOWN.replace("db_session", "Session"),
     }, ONLY_FS001)
+
+
+# A fifth blind review: Celery apps and app contexts in tests, and roots joined by sys.path.
+CELERY_PROJECT = {
+    "pyproject.toml": "",
+    "db.py": DATABASE,
+    "tasks.py": "from celery import shared_task\n\nfrom db import db_session\n\n\n"
+                "@shared_task\ndef sync():\n    return db_session.query(1).all()\n",
+    "worker.py": "from celery import Celery\n\ncelery = Celery(__name__)\n",
+    "tests/__init__.py": "",
+}
+
+
+@pytest.mark.parametrize("pushes", [False, True], ids=["", "pushing an app context"])
+def test_a_celery_app_of_the_tests_is_not_where_fs013_s_handler_goes(tmp_path, pushes):
+    # The handler goes next to production's Celery app; a context a test fixture pushes is
+    # no task's. Before: the fix went into conftest.py (and, with the handler there not
+    # counting, never converged), or the context hid FS013.
+    conftest = 'from celery import Celery\n\ncelery_app = Celery("tests")\n'
+    if pushes:
+        conftest = "import pytest\nfrom flask import Flask\n\n" + conftest + (
+            "app = Flask(__name__)\n\n\n@pytest.fixture(autouse=True)\ndef context():\n"
+            "    with app.app_context():\n        yield\n"
+        )
+    result = run([make_project(tmp_path / "project", {**CELERY_PROJECT, "tests/conftest.py": conftest})])
+    assert not result.errors
+    assert [(r.path.name, f.code) for r in result.changed for f in r.applied] == [("worker.py", "FS013")]
+
+
+def test_an_app_a_test_makes_beside_a_celery_app_serves_the_test_s_routes(tmp_path):
+    result = run([make_project(tmp_path / "project", {
+        "pyproject.toml": "",
+        "db.py": DATABASE,
+        "tests/__init__.py": "",
+        "tests/conftest.py": "from celery import Celery\nfrom flask import Flask\n\nfrom db import db_session\n\n"
+                             "app = Flask(__name__)\ncelery = Celery(__name__)\n\n\n"
+                             '@app.route("/probe")\ndef probe():\n    return str(db_session.query(1).all())\n',
+    })])
+    assert [f.code for r in result.files for f in r.initial] == ["FS001"]  # not FS013: "serves no request"
+
+
+def test_a_testing_package_another_root_reaches_through_sys_path_is_production(tmp_path):
+    check_noop(tmp_path, {
+        "pyproject.toml": "",
+        "lib/db/__init__.py": "",
+        "lib/db/conn.py": DATABASE + "\n\ndef init_db(app):\n    app.teardown_appcontext(lambda exc=None: db_session.remove())\n",
+        "lib/testing/__init__.py": "",
+        "lib/testing/fixtures.py": "from db.conn import init_db\n\n\ndef setup(app):\n    init_db(app)\n",
+        "web/server.py": "import os\nimport sys\n\n"
+                         'sys.path.insert(0, os.path.join(os.path.dirname(__file__), "..", "lib"))\n\n'
+                         "from flask import Flask\n\nfrom db.conn import db_session\nfrom testing.fixtures import setup\n\n"
+                         "app = Flask(__name__)\nsetup(app)\n",
+    }, ONLY_FS001)

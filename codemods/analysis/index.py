@@ -833,14 +833,21 @@ class ProjectIndex:
 
     @cached_property
     def served(self) -> frozenset[str]:
-        """What views or blueprints are registered on (`@app.route`, `register_blueprint`)."""
+        """What production code registers views or blueprints on (`@app.route`,
+        `register_blueprint`)."""
         return self.resolve_all(q for f in self.production for q in f.routed)
+
+    @cached_property
+    def served_anywhere(self) -> frozenset[str]:
+        """The same, tests included: what an app a test makes serves."""
+        return self.resolve_all(q for f in self.modules.values() for q in f.routed)
 
     def made_for_workers(self, app, facts) -> str | None:
         """The Celery app a module-level Flask app is made beside, when the Flask app serves
         no request (no view or blueprint is registered on it) and no task pushes an app
         context: a configuration-only app for workers, whose teardown never runs."""
-        if app.function is not None or app.qname is None or app.qname in self.served:
+        served = self.served if facts.name in self.production_names else self.served_anywhere
+        if app.function is not None or app.qname is None or app.qname in served:
             return None
         celery = sorted(q for q, home in self.celery_apps.items() if home is facts)
         celery += sorted(q for q, home in self.celery_factories.items() if home is facts)

@@ -330,12 +330,15 @@ def _read_production_imports(selected: list) -> tuple[set[int], set[int]]:
         by_root: dict[Path, list] = defaultdict(list)  # module names are a root's own
         for item in selected:
             by_root[item.root].append(item)
-        needed = []
-        for group in by_root.values():
-            names = production_modules(_by_name(group))
-            needed += [item for item in group if item.facts.partly and item.facts.name in names]
+        reached = _reached_through_sys_path(by_root)  # and those of roots it reaches
+        needed = {}
+        for root, group in by_root.items():
+            members = reached[root] + group
+            names = production_modules(_by_name(members))
+            needed.update((id(i), i) for i in members if i.facts.partly and i.facts.name in names)
         if not needed:
             return whole, failed
+        needed = list(needed.values())
         failed |= _read_whole(needed)
         whole |= {id(item) for item in needed}
         selected = [item for item in selected if id(item) not in failed]

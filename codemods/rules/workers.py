@@ -118,7 +118,9 @@ class WorkerWithoutRemove(Rule):
                 f"from task to task"
             )
             fix, reason = (None, None)
-            if kind == "celery" and any(m is facts for m in index.celery_apps.values()):
+            if kind == "celery" and facts.name not in index.production_names:
+                reason = "the tasks' Celery app is made in test code"  # its handler would not count
+            elif kind == "celery" and any(m is facts for m in index.celery_apps.values()):
                 fix, reason = self._fix(ctx, missing, jobs)
             elif kind == "celery":
                 reason = "no Celery app in the project to connect a `task_postrun` handler to"
@@ -142,7 +144,8 @@ class WorkerWithoutRemove(Rule):
         the app's teardown is what removes the registry (FS001's business)."""
         modules = {index.function_module(j) for j in jobs} | {f.name for f in index.celery_apps.values()}
         modules |= {f.name for f in index.celery_factories.values()}
-        return any(index.modules[m].reports.app_contexts for m in modules if m in index.modules)
+        # A context a test pushes (a fixture beside the tests' own Celery app) is no task's.
+        return any(index.modules[m].reports.app_contexts for m in modules & index.production_names)
 
     @staticmethod
     def _home(index, kind: str, jobs: list[str]):
@@ -176,10 +179,11 @@ class WorkerWithoutRemove(Rule):
 
 def _tasks_app(index, jobs: list[str]) -> str:
     """The Celery app the tasks are registered on (`@celery.task`), the first such; else (only
-    `shared_task`s) the project's first Celery app. A project may make a Celery app it never
-    uses: the handler goes where the tasks run."""
+    `shared_task`s) the project's first Celery app, of production code if it has one. A project
+    may make a Celery app it never uses: the handler goes where the tasks run."""
     used = sorted(
         app for job in jobs for app in index.celery_apps
         if f"{app}.task" in index.resolve_all(index.functions[job].decorators)
     )
-    return used[0] if used else min(index.celery_apps)
+    production = [app for app, facts in index.celery_apps.items() if facts.name in index.production_names]
+    return used[0] if used else min(production or index.celery_apps)  # not the tests' own app

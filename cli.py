@@ -255,7 +255,10 @@ def _report(result, settings, mode: str, output_format: str, color,
             f for file in result.files for f in file.found
             if mode == "check" or not (file.changed and applied(f))
         ]
-    left = [f for f in shown if mode != "check" or not applied(f)]
+    # `--check`: what a run would fix is not left; a fix this run had to give up (its group
+    # needs a file it does not write, it did not converge) is.
+    made = {id(f) for file in changed for f in file.applied}
+    left = [f for f in shown if mode != "check" or id(f) not in made]
 
     if output_format == "json":
         stdout.write(formats.json_findings(shown, _display, RULES).encode())
@@ -287,15 +290,18 @@ def _report(result, settings, mode: str, output_format: str, color,
     stdout.flush()
 
     fixes = sum(len(f.applied) for f in changed)
-    unsafe = sum(1 for f in left if f.applicability == "unsafe")
+    given_up = sum(1 for f in left if mode == "check" and applied(f))  # its warning says why
+    unsafe = sum(1 for f in left if f.applicability == "unsafe" and not (mode == "check" and applied(f)))
     if not quiet:
         verb = "Fixed" if wrote else "Would fix"
         if fixes and not branch:
             click.echo(f"{verb} {fixes} finding(s) in {len(changed)} file(s).", err=True)
         if unsafe:
             click.echo(f"{unsafe} finding(s) have an unsafe fix (review, then --unsafe-fixes).", err=True)
-        if len(left) - unsafe:
-            click.echo(f"{len(left) - unsafe} finding(s) need a person (no automatic fix).", err=True)
+        if given_up:
+            click.echo(f"{given_up} finding(s) have a fix this run could not make (see the warnings).", err=True)
+        if len(left) - unsafe - given_up:
+            click.echo(f"{len(left) - unsafe - given_up} finding(s) need a person (no automatic fix).", err=True)
         if not fixes and not left and not result.errors:
             click.echo("No session-lifecycle problems found.", err=True)
     if any(f.internal_error for f in result.files):

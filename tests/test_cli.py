@@ -9,6 +9,7 @@ import pytest
 
 from fixsessions.codemods.rules import RULES
 from helpers import make_project
+from test_caches import DATABASE as CACHE_MODELS
 
 FIXSESSIONS = str(Path(sys.executable).with_name("fixsessions"))
 
@@ -208,6 +209,22 @@ def test_check_prints_findings_with_position(tmp_path):
         b"app.py:5:7: FS001 Flask app `app` uses scoped_session `db_session` (app.py:4)"
     )
     assert (root / "app.py").read_text() == APP
+
+
+def test_check_fails_on_a_fix_it_had_to_give_up(tmp_path):
+    # FS003's fix of app.py must also change other.py, which `--check app.py` does not write:
+    # the finding stays. It passed with exit 0 and "No session-lifecycle problems found.".
+    root = make_project(tmp_path, {
+        "pyproject.toml": "",
+        "models.py": CACHE_MODELS,
+        "app.py": "from models import Asset\n\nASSETS = Asset.query.all()\n",
+        "other.py": "from app import ASSETS\n\n\ndef count():\n    return len(ASSETS)\n",
+    })
+    result = fixsessions("--check", "app.py", cwd=root)
+    assert result.returncode == 1
+    assert b"app.py:3:1: FS003 `ASSETS` holds ORM objects" in result.stderr
+    assert result.stderr.endswith(b"1 finding(s) have a fix this run could not make (see the warnings).\n")
+    assert fixsessions("--check", ".", cwd=root).returncode == 1
 
 
 def test_stdin_to_stdout(tmp_path):

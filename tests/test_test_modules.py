@@ -174,6 +174,21 @@ celery = Celery(__name__)
 def job():
     db_session.query(1).all()
 """
+# A `@contextmanager` session helper, as `get_db_session` (FS005's) is, over ``make``.
+SESSION_SCOPE = """
+
+@contextmanager
+def session_scope():
+    session = {make}
+    try:
+        yield session
+        session.commit()
+    except BaseException:
+        session.rollback()
+        raise
+    finally:
+        session.close()
+"""
 # Production code and a test module that makes use of it without setting up any session
 # machinery: what the test does never runs in production, so production's findings and fixes
 # must be those of the project without the test. Each case changed them before test modules
@@ -286,24 +301,8 @@ WITHOUT_THE_TEST = {
         "db.py": DB,
         "service.py": SERVICE,
     }, {
-        "tests/conftest.py": """\
-            from contextlib import contextmanager
-
-            from db import SessionLocal
-
-
-            @contextmanager
-            def session_scope():
-                session = SessionLocal()
-                try:
-                    yield session
-                    session.commit()
-                except BaseException:
-                    session.rollback()
-                    raise
-                finally:
-                    session.close()
-        """,
+        "tests/conftest.py": "from contextlib import contextmanager\n\nfrom db import SessionLocal\n"
+                             + SESSION_SCOPE.format(make="SessionLocal()"),
     }),
 }
 
@@ -474,27 +473,9 @@ def test_a_session_helper_in_a_testing_package_production_uses_still_counts(tmp_
         "pyproject.toml": "",
         "myapp/__init__.py": "",
         "myapp/testing/__init__.py": "",
-        "myapp/testing/db.py": """\
-            from contextlib import contextmanager
-
-            from sqlalchemy import create_engine
-            from sqlalchemy.orm import Session
-
-            engine = create_engine("sqlite://")
-
-
-            @contextmanager
-            def session_scope():
-                session = Session(engine)
-                try:
-                    yield session
-                    session.commit()
-                except BaseException:
-                    session.rollback()
-                    raise
-                finally:
-                    session.close()
-        """,
+        "myapp/testing/db.py": "from contextlib import contextmanager\n\nfrom sqlalchemy import create_engine\n"
+                               "from sqlalchemy.orm import Session\n\nengine = create_engine(\"sqlite://\")\n"
+                               + SESSION_SCOPE.format(make="Session(engine)"),
         "myapp/service.py": """\
             import requests
 

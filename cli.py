@@ -257,8 +257,12 @@ def _report(result, settings, mode: str, output_format: str, color,
         ]
     # `--check`: what a run would fix is not left; a fix this run had to give up (its group
     # needs a file it does not write, it did not converge) is.
-    made = {id(f) for file in changed for f in file.applied}
-    left = [f for f in shown if mode != "check" or id(f) not in made]
+    # Compared by value: an answer from the result cache holds copies, not the same objects.
+    def key(f):
+        return (str(f.path), f.code, f.location, f.message)
+
+    made = {key(f) for file in changed for f in file.applied}
+    left = [f for f in shown if mode != "check" or key(f) not in made]
 
     if output_format == "json":
         stdout.write(formats.json_findings(shown, _display, RULES).encode())

@@ -822,6 +822,9 @@ def _reached_through_sys_path(by_root: dict[Path, list]) -> dict[Path, list]:
     marked: dict = {}
     projects = {root: project_root(root, marked) for root in by_root}
     reached: dict[Path, list] = {root: [] for root in by_root}
+    # Each root's top-level names, once: asked of every other root by each root that extends
+    # sys.path, once a round of the pre-filter (`_read_production_imports`).
+    tops_of: dict[Path, set[str]] = {}
     for root, group in by_root.items():
         if projects[root] is None or not any(item.facts.extends_sys_path for item in group):
             continue
@@ -830,7 +833,9 @@ def _reached_through_sys_path(by_root: dict[Path, list]) -> dict[Path, list]:
         for other, members in sorted(by_root.items()):
             if other == root or projects[other] != projects[root]:
                 continue
-            tops = {item.facts.name.split(".")[0] for item in members}
+            tops = tops_of.get(other)
+            if tops is None:
+                tops = tops_of[other] = {item.facts.name.split(".")[0] for item in members}
             if tops & wanted and not tops & mine:
                 reached[root] += members
                 mine |= tops

@@ -406,6 +406,126 @@ def test_a_seed_that_may_act_is_never_one_acts_would_pass_over():
     assert not may_act(b"from flask import g\nimport sqlalchemy as sa\n")
 
 
+def test_act_terms_answer_as_acts_does():
+    """A later round decides on a file an earlier one parsed from `act_terms`, without its
+    tree: for any names learned, ``found or ids & learned`` is `acts`' answer. Checked on
+    modules that act and modules that do not, with learned names each spells and does not."""
+    import ast
+    import sysconfig
+
+    from fixsessions.codemods.analysis.prefilter import act_terms, acts
+
+    repo = Path(__file__).resolve().parents[1]
+    stdlib = Path(sysconfig.get_paths()["stdlib"])
+    files = [*sorted((repo / "examples").rglob("*.py")), *sorted(stdlib.glob("*.py"))[:120]]
+    snippets = [
+        "import gevent.monkey\n", "from pkg.db import Session as make\n", "from a.b import c\n",
+        "x.teardown_request(f)\n", "class S(orm.Session): pass\n", "y = db_session.query\n",
+    ]
+    learned_sets = [frozenset(), frozenset({"db_session"}), frozenset({"Session", "b"}), frozenset({"make", "c"})]
+    seen = {True: 0, False: 0}
+    for text in [*(path.read_text(encoding="utf-8") for path in files), *snippets]:
+        tree = ast.parse(text)
+        found, ids = act_terms(tree)
+        words = [w for w in sorted(ids) if w != "*"][:3]
+        for learned in [*learned_sets, frozenset(words), frozenset(w + "_not" for w in words)]:
+            answer = acts(tree, learned)
+            assert (found or not ids.isdisjoint(learned)) == answer, (text[:120], learned)
+            seen[answer] += 1
+    assert seen[True] > 100 and seen[False] > 100  # both answers were put to the test
+
+
+def _rounds_project(tmp_path):
+    """Names learned over three rounds: db.py acts and teaches `Session`; views.py is a seed
+    that does not act until `Session` is learned (its alias call is no maker by name), and
+    helpers.py uses it; jobs.py spells only what helpers.py teaches. Two files that cannot be
+    read whole are reached in the third round, two others never, and one that spells `Maker`
+    only in a comment is passed over (parsed, it does not act)."""
+    return make_project(tmp_path, {
+        "pyproject.toml": "",
+        "shop/__init__.py": "",
+        "shop/db.py": """\
+            from sqlalchemy.orm import scoped_session, sessionmaker
+
+            Session = sessionmaker()
+            db_session = scoped_session(Session)
+            """,
+        "shop/views.py": """\
+            from flask import jsonify  # each view answers for the Flask app
+
+            from shop.db import Session as make
+
+
+            def view():
+                s = make()
+                s.add(1)
+                s.commit()
+                s.close()
+                return jsonify([])
+            """,
+        "shop/helpers.py": "from shop.db import Session as Maker\n",
+        "shop/jobs.py": """\
+            from shop.helpers import Maker
+
+
+            def work():
+                s = Maker()
+                s.add(1)
+                s.commit()
+                s.close()
+            """,
+        "shop/broken_late.py": "from shop.helpers import Maker\n\ndef f(:\n    pass\n",
+        "shop/broken_never.py": "x = 1\n\ndef f(:\n    pass\n",
+        "shop/late_import_error.py": "from .... import far\nfrom shop.helpers import Maker\n",
+        "shop/never_import_error.py": "from .... import far\n",
+        "shop/comment_import_error.py": "from .... import far  # not the Maker of helpers.py\n",
+    })
+
+
+@pytest.mark.parametrize("jobs", [1, 2])
+def test_later_rounds_select_and_report_what_they_reach(tmp_path, jobs):
+    """A file a round parsed and did not select is decided on by the later rounds from what
+    was kept of it (`core._Record`): it is selected in the round whose names it uses, and
+    its reason for not being parsed or indexed is given only once a round reaches it."""
+    root = _rounds_project(tmp_path)
+    result = run([root], Settings(jobs=jobs))
+    found = sorted(
+        (file.path.relative_to(root).as_posix(), f.code, f.location.line) for file in result.files for f in file.found
+    )
+    assert found == [("shop/db.py", "FS005", 3), ("shop/jobs.py", "FS005", 5), ("shop/views.py", "FS005", 7)]
+    errors = {f.path.name: f.error for f in result.errors}
+    assert errors.keys() == {"broken_late.py", "late_import_error.py"}
+    assert errors["broken_late.py"].startswith("cannot parse: line 3")
+    assert errors["late_import_error.py"].startswith("cannot resolve its imports")
+
+
+def test_a_file_is_parsed_once_while_the_rounds_select(tmp_path, monkeypatch):
+    """views.py is parsed by the first round (a seed whose words say it may act) and passed
+    over there; the second round, which selects it, does not parse it again."""
+    root = _rounds_project(tmp_path)
+    parsed = []
+    selecting = []
+    real_parse, real_select = engine.parse_ast, engine._select
+
+    def parse(text, path):
+        if selecting:
+            parsed.append(Path(path).name)
+        return real_parse(text, path)
+
+    def select(*args):
+        selecting.append(True)
+        try:
+            return real_select(*args)
+        finally:
+            selecting.clear()
+
+    monkeypatch.setattr(engine, "parse_ast", parse)
+    monkeypatch.setattr(engine, "_select", select)
+    run([root], Settings(jobs=1))
+    assert "views.py" in parsed and "jobs.py" in parsed
+    assert sorted(set(parsed)) == sorted(parsed)
+
+
 def test_a_module_whose_report_candidates_find_nothing_is_not_checked_again(tmp_path, monkeypatch):
     """A report rule that reads only facts (`Rule.facts_only`) runs on them first: a module
     where it finds nothing is not read and checked again for it. Here `create_engine()` in a

@@ -70,9 +70,11 @@ class Mentions:
                 top, top.encode() if _ascii_word(top) else None, ascii_names,
                 _words(others).search if others else None,
             ))
+        # Whether `__call__` reads the text, not only its words (a name or package `café`).
+        self.needs_text = any(spelled is None or others is not None for _, spelled, _, others in self.groups)
 
-    def __call__(self, data: bytes, top: str) -> bool:
-        words = None
+    def __call__(self, data: bytes, top: str, words: set[bytes] | None = None) -> bool:
+        """``words``: `words_of(data)`, where the caller has it already."""
         for package, spelled, names, others in self.groups:
             if words is None:
                 words = words_of(data)
@@ -83,6 +85,25 @@ class Mentions:
             if not names.isdisjoint(words) or (others is not None and others(data)):
                 return True
         return False
+
+
+class Packages:
+    """Whether a file may ever mention a name learned from ``tops`` (the top-level packages
+    that taught names so far): `Mentions` passes over a file outside such a package that
+    does not spell its name. Cheaper than `Mentions`, and true of the files a later round's
+    `Mentions` may select (see `engine.core._Record`)."""
+
+    def __init__(self, tops) -> None:
+        self.tops = frozenset(tops)
+        self.spelled = frozenset(t.encode() for t in tops if _ascii_word(t))
+        others = {t for t in tops if not _ascii_word(t)}
+        self.others = _words(others).search if others else None
+
+    def __call__(self, data: bytes, top: str, words: set[bytes]) -> bool:
+        return (
+            top in self.tops or not self.spelled.isdisjoint(words)
+            or (self.others is not None and self.others(data) is not None)
+        )
 
 
 def _ascii_word(name: str) -> bool:
@@ -144,6 +165,36 @@ def acts(tree: ast.Module, learned: frozenset[str] = frozenset()) -> bool:
     return False
 
 
+def act_terms(tree: ast.Module) -> tuple[bool, frozenset[str]]:
+    """What `acts` looks at, for any names learned later: whether the module acts with no
+    name learned, and the names it spells as code (its names, attributes, and imported
+    names and module parts). ``acts(tree, learned)`` is ``found or not ids.isdisjoint(
+    learned)``, without parsing the module again."""
+    fill(tree)
+    found = False
+    ids: set[str] = set()
+    todo = [tree]
+    while todo:
+        node = todo.pop()
+        todo.extend(node._fs_children)
+        kind = type(node)
+        if kind is ast.Name:
+            ids.add(node.id)
+        elif kind is ast.Attribute:
+            found = found or node.attr in HOOK_ATTRS
+            ids.add(node.attr)
+        elif kind is ast.Call:
+            found = found or _last_name(node.func) in MAKERS
+        elif kind is ast.ClassDef:
+            found = found or any(_last_name(base) in BASES for base in node.bases)
+        elif kind is ast.ImportFrom or kind is ast.Import:
+            found = found or _imports_gevent(node)
+            ids.update(alias.name.rpartition(".")[2] for alias in node.names)
+            if kind is ast.ImportFrom and node.module:
+                ids.update(node.module.split("."))
+    return found, frozenset(ids)
+
+
 def _imports_gevent(node) -> bool:
     if isinstance(node, ast.ImportFrom):
         return not node.level and (node.module or "").split(".")[0] == "gevent"
@@ -195,6 +246,7 @@ def names_to_learn(facts: ModuleFacts) -> set[str]:
 ACT_WORDS = frozenset(word.encode() for word in MAKERS | HOOK_ATTRS | BASES | {"gevent"})
 
 
-def may_act(data: bytes) -> bool:
-    """Whether `acts(tree)`, with no name learned, may be true of the module ``data`` is."""
-    return not ACT_WORDS.isdisjoint(words_of(data))
+def may_act(data: bytes, words: set[bytes] | None = None) -> bool:
+    """Whether `acts(tree)`, with no name learned, may be true of the module ``data`` is
+    (``words``: its `words_of`, where the caller has them)."""
+    return not ACT_WORDS.isdisjoint(words_of(data) if words is None else words)

@@ -209,12 +209,33 @@ def _call_shared(job):
 _PASSED, _LOOKED_AT, _DEFERRED = "passed", "looked at", "deferred"
 
 
+@dataclass
+class _Record:
+    """A file a round parsed and did not select, with what a later round needs to decide on
+    it without reading it again: its words (for `prefilter.Mentions`), what `prefilter.acts`
+    looks at (`prefilter.act_terms`), and its facts, or why it cannot be parsed or indexed.
+    A round hands out the files it has no record of, and decides on the others here: the
+    small later rounds cost a map of their own each, and read and parsed again what earlier
+    rounds had (timesketch's third round read 226 files to parse a few)."""
+
+    marker: str  # `_PASSED` or `_LOOKED_AT`: what this round says of it
+    words: set[bytes]
+    acts: bool  # true with no name learned
+    ids: frozenset[str]
+    facts: object | None
+    error: FileResult | None = None  # why not, when it cannot be parsed or indexed
+    unparsed: bool = False  # the error is the parser's (found before `acts` is asked)
+
+
 def _scan(path: Path, shared):
     """One file of the selection: `_PASSED`, `_LOOKED_AT` or `_DEFERRED` when it is not
     selected (now); else its `FileResult` with the reason it cannot be parsed, `_Parsed` when
     the trees are kept (in this process, within `KEEP_BYTES`), or the facts of a file parsed
-    in a worker, as ``(path, facts)``. Each file is parsed once here."""
-    words, learned, budget = shared
+    in a worker, as ``(path, facts)``. A file parsed and not selected comes back as a
+    `_Record`; so does, after the first round, one that a package which taught names may
+    make a later round select (``packages``, see `prefilter.Packages`). Each file is parsed
+    once here."""
+    words, learned, budget, packages = shared
     result = FileResult(path)
     try:
         data = _read(path)
@@ -224,18 +245,73 @@ def _scan(path: Path, shared):
     if words is None:
         if not prefilter.is_seed(data):
             return _PASSED
-        if not prefilter.may_act(data):
+        seen = prefilter.words_of(data)
+        if not prefilter.may_act(data, seen):
             return _DEFERRED
-    elif not words(data, module_name_for(path)[1].name.split(".")[0]):
-        return _PASSED
-    parsed = _parse(result, data, acts=learned)
+        mentioned = True
+    else:
+        seen = prefilter.words_of(data)
+        top = module_name_for(path)[1].name.split(".")[0]
+        mentioned = words(data, top, seen)
+        if not mentioned and (packages is None or not packages(data, top, seen)):
+            return _PASSED
+    parsed = _tree(result, data)
     if parsed is None:
-        return result if result.error is not None else _LOOKED_AT
-    if budget is not None and budget[0] >= len(data):
-        budget[0] -= len(data)
-        return parsed
-    result.original = b""  # read again by the worker that fixes it
-    return path, parsed.collected.facts
+        if mentioned:
+            return result
+        return _Record(_PASSED, seen, False, frozenset(), None, _failed(result), unparsed=True)
+    source, tree = parsed
+    if mentioned and prefilter.acts(tree, learned):
+        parsed = _collect(result, source, tree)
+        if parsed is None:
+            return result
+        if budget is not None and budget[0] >= len(data):
+            budget[0] -= len(data)
+            return parsed
+        result.original = b""  # read again by the worker that fixes it
+        return path, parsed.collected.facts
+    acts, ids = prefilter.act_terms(tree)
+    parsed = _collect(result, source, tree)
+    return _Record(
+        _LOOKED_AT if mentioned else _PASSED, seen, acts, ids,
+        parsed.collected.facts if parsed is not None else None,
+        _failed(result) if parsed is None else None,
+    )
+
+
+def _failed(result: FileResult) -> FileResult:
+    """What a `_Record` keeps of a file that cannot be parsed or indexed: what `_scan` would
+    have answered for it."""
+    out = FileResult(result.path, error=result.error, internal_error=result.internal_error)
+    out.original = result.original
+    out.failed_groups = set(result.failed_groups)
+    return out
+
+
+def _decide(result: FileResult, record: _Record, shared):
+    """What `_scan` would answer for ``result`` in this round, from its `_Record`: the record
+    itself while the file is still not selected (with this round's marker), else the
+    `FileResult` with the reason it cannot be parsed or indexed, or ``(path, facts)``."""
+    words, learned = shared[0], shared[1]
+    path = result.path
+    data = None
+    if words.needs_text:
+        try:
+            data = _read(path)
+        except SourceError as exc:
+            out = FileResult(path)
+            out.error = str(exc)
+            return out
+    top = module_name_for(path)[1].name.split(".")[0]
+    if not words(data, top, record.words):
+        return replace(record, marker=_PASSED)
+    if record.unparsed:
+        return record.error
+    if not (record.acts or not record.ids.isdisjoint(learned)):
+        return replace(record, marker=_LOOKED_AT)
+    if record.error is not None:
+        return record.error
+    return path, record.facts
 
 
 def _fix_in_worker(path: Path, shared) -> FileResult:
@@ -269,7 +345,10 @@ def _select(files: list[FileResult], workers: _Workers, progress) -> list:
     is_test_code.cache_clear()  # its answer rests on the marker files on disk
     minimum = _reads_minimum([f.path for f in files])
     budget = [KEEP_BYTES] if workers.in_process(len(files), minimum) else None
-    selected, remaining, unselected = _scan_all(files, (None, frozenset(), budget), workers, progress, minimum)
+    records: dict[int, _Record] = {}  # files parsed and not selected yet (see `_Record`)
+    selected, remaining, unselected = _scan_all(
+        files, (None, frozenset(), budget, None), workers, progress, minimum, records
+    )
     deferred = {key for key, answer in unselected.items() if answer == _DEFERRED}
     learned: dict[str, set[str]] = {}  # name -> top-level packages that define it
     known: set[str] = set()  # the names of `learned` and of this round's `new`
@@ -301,11 +380,13 @@ def _select(files: list[FileResult], workers: _Workers, progress) -> list:
             learned.setdefault(name, set()).update(tops)
         if not new or not remaining:
             break
-        minimum = _reads_minimum([r.path for r in remaining])
-        if budget is not None and not workers.in_process(len(remaining), minimum):
+        todo = [r.path for r in remaining if id(r) not in records]
+        minimum = _reads_minimum(todo)
+        if budget is not None and not workers.in_process(len(todo), minimum):
             budget = None
-        shared = (prefilter.Mentions(new), frozenset(new), budget)
-        pending, remaining, looked_at = _scan_all(remaining, shared, workers, progress, minimum)
+        packages = prefilter.Packages({top for tops in learned.values() for top in tops})
+        shared = (prefilter.Mentions(new), frozenset(new), budget, packages)
+        pending, remaining, looked_at = _scan_all(remaining, shared, workers, progress, minimum, records)
         selected += pending
         deferred -= looked_at.keys()
     _report_unreadable([r for r in remaining if id(r) in deferred], workers, progress)
@@ -469,13 +550,21 @@ def _reads_minimum(paths: list[Path]) -> int:
     return len(paths) + 1
 
 
-def _scan_all(files: list[FileResult], shared, workers: _Workers, progress, minimum: int) -> tuple[list, list, dict]:
+def _scan_all(files: list[FileResult], shared, workers: _Workers, progress, minimum: int,
+              records: dict[int, _Record]) -> tuple[list, list, dict]:
     """What `_scan` makes of ``files``: the selected ones, those not selected, and what `_scan`
-    said of those of them it did not simply pass over, by their id. ``minimum``: see
-    `_Workers.map`."""
-    answers = workers.map(_scan, [f.path for f in files], shared, progress, "reading", minimum)
+    said of those of them it did not simply pass over, by their id. The files with a record
+    (by id, in ``records``, which this keeps up to date) are decided here (`_decide`), the
+    others handed out. ``minimum``: see `_Workers.map`."""
+    todo = [f.path for f in files if id(f) not in records]
+    answers = iter(workers.map(_scan, todo, shared, progress, "reading", minimum))
     selected, passed, marked = [], [], {}
-    for result, answer in zip(files, answers):
+    for result in files:
+        record = records.pop(id(result), None)
+        answer = next(answers) if record is None else _decide(result, record, shared)
+        if answer.__class__ is _Record:
+            records[id(result)] = answer
+            answer = answer.marker
         if answer.__class__ is str:
             passed.append(result)
             if answer != _PASSED:
@@ -690,6 +779,11 @@ def _parse(result: FileResult, data: bytes | None = None, acts=None) -> _Parsed 
     source, tree = parsed
     if acts is not None and not prefilter.acts(tree, acts):
         return None
+    return _collect(result, source, tree)
+
+
+def _collect(result: FileResult, source: SourceText, tree: ast.Module) -> _Parsed | None:
+    """`_parse`, once the file is parsed."""
     root, where = module_name_for(result.path)
     positions = Positions(source.text)
     partly = os.path.abspath(result.path) not in _WHOLE and reads_partly(result.path, source.text)

@@ -117,6 +117,23 @@ def test_discovery_skips_what_ruff_skips_and_gitignore(tmp_path):
     assert discover([root], exclude=["pkg/*"]).files == [root / "keep.py", root / "logs/keep_me.py"]
 
 
+def test_nested_gitignores_apply_below_their_folder_as_git_reads_them(tmp_path):
+    """What `git status --ignored` says of this tree: a nested .gitignore re-includes a file
+    the root's excludes, and its folder pattern applies at any depth below it, not beside."""
+    root = make_project(tmp_path, {
+        ".gitignore": "*_gen.py\n",
+        "pkg/.gitignore": "!kept_gen.py\nlocal/\n",
+        "a_gen.py": "", "keep.py": "", "pkg/kept_gen.py": "", "pkg/other_gen.py": "", "pkg/mod.py": "",
+        "pkg/local/x.py": "", "pkg/sub/local/y.py": "", "other/local/z.py": "",
+    })
+    (root / ".git").mkdir()
+    names = sorted(p.relative_to(root).as_posix() for p in discover([root]).files)
+    assert names == ["keep.py", "other/local/z.py", "pkg/kept_gen.py", "pkg/mod.py"]
+    # Walked from inside the repository, the root's .gitignore still applies.
+    names = sorted(p.relative_to(root).as_posix() for p in discover([root / "pkg"]).files)
+    assert names == ["pkg/kept_gen.py", "pkg/mod.py"]
+
+
 def test_symlinks_are_not_followed(tmp_path):
     outside = make_project(tmp_path / "outside", {"app.py": BROKEN_APP})
     root = make_project(tmp_path / "tree", {"real.py": ""})

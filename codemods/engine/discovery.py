@@ -43,36 +43,50 @@ def _git_root(start: Path) -> Path | None:
 
 
 class _GitIgnores:
-    """The .gitignore files that apply to a directory, nearest last (git's precedence)."""
+    """The .gitignore files that apply to a directory, nearest last (git's precedence). Paths
+    are strings here: a Path made and taken apart for each file and each folder a walk meets
+    cost privacyidea's checkout 70 ms of its 90 ms walk."""
 
     def __init__(self) -> None:
-        self._specs: dict[Path, pathspec.GitIgnoreSpec | None] = {}
+        self._specs: dict[str, pathspec.GitIgnoreSpec | None] = {}
+        # folder -> the specs that apply in it, root first, each with its folder as a prefix
+        self._chains: dict[str, list[tuple[str, pathspec.GitIgnoreSpec]]] = {}
 
-    def _spec(self, directory: Path) -> pathspec.GitIgnoreSpec | None:
+    def _spec(self, directory: str) -> pathspec.GitIgnoreSpec | None:
         if directory not in self._specs:
-            path = directory / ".gitignore"
+            path = os.path.join(directory, ".gitignore")
             spec = None
-            if path.is_file():
+            if os.path.isfile(path):
                 import pathspec  # only where a .gitignore is (15 ms of a small run's start-up)
 
                 try:
-                    lines = path.read_text(encoding="utf-8", errors="replace").splitlines()
+                    with open(path, encoding="utf-8", errors="replace") as file:
+                        lines = file.read().splitlines()
                     spec = pathspec.GitIgnoreSpec.from_lines(lines)
                 except (OSError, ValueError):
                     spec = None
             self._specs[directory] = spec
         return self._specs[directory]
 
-    def ignored(self, path: Path, root: Path, is_dir: bool) -> bool:
-        parts = path.parent.relative_to(root).parts
-        chain = [root] + [root.joinpath(*parts[: i + 1]) for i in range(len(parts))]
-        verdict = False
-        for directory in chain:
+    def _chain(self, directory: str, root: str) -> list[tuple[str, pathspec.GitIgnoreSpec]]:
+        chain = self._chains.get(directory)
+        if chain is None:
+            parent = os.path.dirname(directory)
+            chain = [] if directory == root or parent == directory else self._chain(parent, root)
             spec = self._spec(directory)
-            if spec is None:
-                continue
-            rel = path.relative_to(directory).as_posix() + ("/" if is_dir else "")
-            result = spec.check_file(rel)
+            if spec is not None:
+                chain = [*chain, (os.path.join(directory, ""), spec)]
+            self._chains[directory] = chain
+        return chain
+
+    def ignored(self, path: str, root: str, is_dir: bool) -> bool:
+        """Whether ``path`` (a file or folder under ``root``, both resolved) is ignored."""
+        verdict = False
+        for prefix, spec in self._chain(os.path.dirname(path), root):
+            relative = path[len(prefix):]
+            if os.sep != "/":
+                relative = relative.replace(os.sep, "/")
+            result = spec.check_file(relative + ("/" if is_dir else ""))
             if result.include is not None:
                 verdict = result.include
         return verdict
@@ -119,9 +133,10 @@ def discover(paths: list[Path], exclude: list[str] = ()) -> Discovery:
         if not given.is_dir():
             found.skipped.append((given, "no such file or directory"))
             continue
-        git_root = _git_root(given.resolve())
         resolved_given = given.resolve()
-        stack = [(given, resolved_given)]
+        git_root = _git_root(resolved_given)
+        root = str(git_root) if git_root else ""
+        stack = [(given, str(resolved_given))]
         while stack:
             directory, resolved = stack.pop()
             try:
@@ -132,23 +147,24 @@ def discover(paths: list[Path], exclude: list[str] = ()) -> Discovery:
             subdirs = []
             for entry in entries:
                 name = entry.name
-                path = directory / name
                 if entry.is_symlink():
                     if name.endswith(".py"):
-                        found.skipped.append((path, "symlink (not followed)"))
+                        found.skipped.append((directory / name, "symlink (not followed)"))
                     continue
                 if entry.is_dir():
+                    path = directory / name
                     if name in DEFAULT_EXCLUDED_DIRS or name.endswith(".egg-info"):
                         continue
                     if _is_virtualenv(path) or excluded_by_glob(path, given):
                         continue
-                    if git_root and ignores.ignored(resolved / name, git_root, is_dir=True):
+                    if root and ignores.ignored(os.path.join(resolved, name), root, is_dir=True):
                         continue
-                    subdirs.append((path, resolved / name))
-                elif name.endswith(".py"):
+                    subdirs.append((path, os.path.join(resolved, name)))
+                elif name.endswith(".py"):  # a Path only for what is kept: most entries are not
+                    path = directory / name
                     if excluded_by_glob(path, given):
                         continue
-                    if git_root and ignores.ignored(resolved / name, git_root, is_dir=False):
+                    if root and ignores.ignored(os.path.join(resolved, name), root, is_dir=False):
                         continue
                     add(path)
             stack.extend(reversed(subdirs))

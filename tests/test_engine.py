@@ -6,6 +6,7 @@ from pathlib import Path
 
 import libcst as cst
 import pytest
+from hypothesis import given, settings, strategies as st
 
 from fixsessions.codemods.engine import core as engine
 from fixsessions.codemods.engine.discovery import discover
@@ -362,6 +363,34 @@ def test_a_package_wins_over_a_module_of_the_same_name():
     package = SimpleNamespace(facts=SimpleNamespace(name="cps", path=Path("cps/__init__.py")))
     for group in ([launcher, package], [package, launcher]):
         assert _by_name(group)["cps"] is package.facts
+
+
+MODULE_NAMES = ["app", "app.db", "app.views", "app.views.api", "jobs", "tests.test_app"]
+IMPORTED_NAMES = [*MODULE_NAMES, "app.db.Session", "app.views.api.bp", "flask", "flask.Flask", "app.missing.x"]
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.lists(st.tuples(st.sampled_from(MODULE_NAMES), st.sampled_from(IMPORTED_NAMES)), max_size=30))
+def test_the_import_graph_answers_as_its_definitions_do(edges):
+    """`ProjectIndex.importers` walks the imports backwards from one module, and
+    `imported_modules` reads `_imports`; each answers as its definition says: the modules
+    whose `closure` holds the module, and every package prefix of every imported name that
+    is a project module."""
+    from types import SimpleNamespace
+
+    from fixsessions.codemods.analysis.index import ProjectIndex
+
+    imported = {name: set() for name in MODULE_NAMES}
+    for importer, name in edges:
+        imported[importer].add(name)
+    index = ProjectIndex({name: SimpleNamespace(name=name, imported=names) for name, names in imported.items()})
+    for module in MODULE_NAMES:
+        assert index.importers(module) == {m for m in MODULE_NAMES if module in index.closure(m)}
+    prefixes = {
+        ".".join(parts[:i]) for names in imported.values() for name in names
+        for parts in [name.split(".")] for i in range(1, len(parts) + 1)
+    }
+    assert index.imported_modules == prefixes & set(MODULE_NAMES)
 
 
 def test_the_prefilters_word_sets_agree_with_word_boundary_patterns():

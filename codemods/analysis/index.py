@@ -64,6 +64,7 @@ class ProjectIndex:
         self._helpers: dict[bool, dict[str, str]] = {}
         self._resolved: dict[str, str] = {}
         self._closures: dict[str, frozenset[str]] = {}
+        self._importers: dict[str, frozenset[str]] = {}
         self._decorators_committing: dict[str, bool] = {}
         self._apps_of: dict[str, list] = {}
 
@@ -142,7 +143,9 @@ class ProjectIndex:
                 found.setdefault(registry.qname, []).append(registry)
         # `db_session = get_scoped_session()`: a project function whose every `return` makes
         # a scoped_session (`return scoped_session(sessionmaker(...))`).
-        makers = {q for q, f in self.functions.items() if self.resolve_all(f.returns_call) & SCOPED_SESSION}
+        makers = {
+            q for q, f in self.functions.items() if f.returns_call and self.resolve_all(f.returns_call) & SCOPED_SESSION
+        }
         if makers:
             for facts in self.modules.values():
                 for qname, location in facts.made_at.items():
@@ -193,26 +196,54 @@ class ProjectIndex:
         too): worked out once, not once per closure."""
         found = {}
         modules = self.modules
+        within: dict[str, tuple[str, ...]] = {}  # imported name -> its prefixes that are modules
         for name, facts in modules.items():
             direct = set()
             for imported in facts.imported:
-                parts = imported.split(".")
-                for i in range(1, len(parts) + 1):
-                    candidate = ".".join(parts[:i])
-                    if candidate in modules:
-                        direct.add(candidate)
+                hits = within.get(imported)
+                if hits is None:
+                    hits, prefix = [], imported
+                    while True:
+                        if prefix in modules:
+                            hits.append(prefix)
+                        cut = prefix.rfind(".")
+                        if cut < 0:
+                            break
+                        prefix = prefix[:cut]
+                    hits = within[imported] = tuple(hits)
+                direct.update(hits)
             found[name] = frozenset(direct)
         return found
 
     @cached_property
     def imported_modules(self) -> frozenset[str]:
         """Project modules some project module imports (and their packages)."""
-        found = set()
-        for facts in self.modules.values():
-            for name in facts.imported:
-                parts = name.split(".")
-                found.update(".".join(parts[:i]) for i in range(1, len(parts) + 1))
-        return frozenset(found & self.modules.keys())
+        return frozenset().union(*self._imports.values())
+
+    def importers(self, module: str) -> frozenset[str]:
+        """Project modules whose import executes ``module`` (itself included): those whose
+        `closure` holds it, found from ``module`` up, not by working out every closure."""
+        found = self._importers.get(module)
+        if found is None:
+            by_import: dict[str, list[str]] = self._by_import
+            seen = {module}
+            todo = [module]
+            while todo:
+                for importer in by_import.get(todo.pop(), ()):
+                    if importer not in seen:
+                        seen.add(importer)
+                        todo.append(importer)
+            found = self._importers[module] = frozenset(seen)
+        return found
+
+    @cached_property
+    def _by_import(self) -> dict[str, list[str]]:
+        """Module -> the project modules that import it directly (`_imports` reversed)."""
+        found: dict[str, list[str]] = {}
+        for name, direct in self._imports.items():
+            for imported in direct:
+                found.setdefault(imported, []).append(name)
+        return found
 
     @cached_property
     def web_modules(self) -> frozenset[str]:
@@ -231,7 +262,11 @@ class ProjectIndex:
         `if __name__ == "__main__":` block
         that starts no server and that no project module imports. What it keeps at module
         level lives and dies with one command."""
-        if any(name.split(".")[:2] in (["alembic", "op"], ["alembic", "context"]) for name in facts.imported):
+        if any(
+            name.startswith(("alembic.op", "alembic.context"))
+            and name.split(".")[:2] in (["alembic", "op"], ["alembic", "context"])
+            for name in facts.imported
+        ):
             return "migration"
         if {"revision", "down_revision"} <= facts.module_names:
             return "migration"
@@ -524,10 +559,11 @@ class ProjectIndex:
 
     def apps_importing(self, module: str) -> list[tuple[Path, AppDef]]:
         """The apps (with their file) whose modules import ``module``, directly or not."""
+        importers = self.importers(module)
         return [
             (facts.path, app)
             for facts in sorted(self.modules.values(), key=lambda f: f.name)
-            if not is_test_module(facts.path) and module in self.closure(facts.name)
+            if facts.name in importers and not is_test_module(facts.path)
             for app in self.apps_of(facts)
         ]
 
@@ -617,7 +653,7 @@ class ProjectIndex:
             {
                 source
                 for facts in self.modules.values()
-                if self.runs_apart(facts) != "script"
+                if facts.sessions.handmade and self.runs_apart(facts) != "script"
                 for handmade in facts.sessions.handmade
                 if self.fixable(handmade, unsafe_fixes)
                 and (source := self.session_source(handmade)) in self.factories

@@ -595,9 +595,15 @@ def run_buffer(data: bytes, path: Path, settings: Settings = Settings()) -> RunR
     context, as `run([path])` would with that text on disk (ruff's `--stdin-filename`)."""
     _BUFFERS[os.path.abspath(path)] = data
     try:
-        return run([path], replace(settings, cache=False))
+        result = run([path], replace(settings, cache=False))
     finally:
         _BUFFERS.clear()
+    for file in result.files:
+        if file.fixed is None and not file.original:
+            # Read and parsed, its bytes not kept (a file no rule is asked about, one parsed
+            # in a worker, or one the pre-filter passes over): the text is the buffer's.
+            file.original = data
+    return result
 
 
 def _with_context(paths: list[Path], settings: Settings):

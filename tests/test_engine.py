@@ -486,7 +486,10 @@ def _rounds_project(tmp_path):
     that does not act until `Session` is learned (its alias call is no maker by name), and
     helpers.py uses it; jobs.py spells only what helpers.py teaches. Two files that cannot be
     read whole are reached in the third round, two others never, and one that spells `Maker`
-    only in a comment is passed over (parsed, it does not act)."""
+    only in a comment is passed over (parsed, it does not act). Two seeds that cannot be
+    indexed are parsed by the first round and passed over there (their words say they may
+    act, `Flask`); the second round selects the one that uses `Session`, not the one that
+    only names it in a comment."""
     return make_project(tmp_path, {
         "pyproject.toml": "",
         "shop/__init__.py": "",
@@ -525,6 +528,8 @@ def _rounds_project(tmp_path):
         "shop/late_import_error.py": "from .... import far\nfrom shop.helpers import Maker\n",
         "shop/never_import_error.py": "from .... import far\n",
         "shop/comment_import_error.py": "from .... import far  # not the Maker of helpers.py\n",
+        "shop/seed_passed_over.py": "from flask import g  # the Flask app's; db.py makes Session\nfrom .... import far\n",
+        "shop/seed_selected.py": "from flask import g  # the Flask app's\nfrom .... import far\nfrom shop.db import Session\n",
     })
 
 
@@ -540,7 +545,7 @@ def test_later_rounds_select_and_report_what_they_reach(tmp_path, jobs):
     )
     assert found == [("shop/db.py", "FS005", 3), ("shop/jobs.py", "FS005", 5), ("shop/views.py", "FS005", 7)]
     errors = {f.path.name: f.error for f in result.errors}
-    assert errors.keys() == {"broken_late.py", "late_import_error.py"}
+    assert errors.keys() == {"broken_late.py", "late_import_error.py", "seed_selected.py"}
     assert errors["broken_late.py"].startswith("cannot parse: line 3")
     assert errors["late_import_error.py"].startswith("cannot resolve its imports")
 

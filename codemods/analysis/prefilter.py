@@ -87,25 +87,6 @@ class Mentions:
         return False
 
 
-class Packages:
-    """Whether a file may ever mention a name learned from ``tops`` (the top-level packages
-    that taught names so far): `Mentions` passes over a file outside such a package that
-    does not spell its name. Cheaper than `Mentions`, and true of the files a later round's
-    `Mentions` may select (see `engine.core._Record`)."""
-
-    def __init__(self, tops) -> None:
-        self.tops = frozenset(tops)
-        self.spelled = frozenset(t.encode() for t in tops if _ascii_word(t))
-        others = {t for t in tops if not _ascii_word(t)}
-        self.others = _words(others).search if others else None
-
-    def __call__(self, data: bytes, top: str, words: set[bytes]) -> bool:
-        return (
-            top in self.tops or not self.spelled.isdisjoint(words)
-            or (self.others is not None and self.others(data) is not None)
-        )
-
-
 def _ascii_word(name: str) -> bool:
     return bool(name) and name.isascii() and all(ord(c) in _WORD for c in name)
 

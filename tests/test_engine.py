@@ -135,6 +135,17 @@ def test_nested_gitignores_apply_below_their_folder_as_git_reads_them(tmp_path):
     assert names == ["pkg/kept_gen.py", "pkg/mod.py"]
 
 
+def test_a_nested_repository_walked_after_its_superproject_has_its_own_gitignores(tmp_path):
+    """A submodule given after the repository that holds it is walked from its own root:
+    the superproject's .gitignore, which ignores `f.py`, does not apply inside it."""
+    root = make_project(tmp_path, {".gitignore": "f.py\n", "f.py": "", "inner/f.py": "", "inner/g.py": ""})
+    (root / ".git").mkdir()
+    (root / "inner" / ".git").write_text("gitdir: ../.git/modules/inner\n")
+    for paths in ([root, root / "inner"], [root / "inner", root]):
+        names = sorted(p.relative_to(root).as_posix() for p in discover(paths).files)
+        assert names == ["inner/f.py", "inner/g.py"], paths
+
+
 def test_symlinks_are_not_followed(tmp_path):
     outside = make_project(tmp_path / "outside", {"app.py": BROKEN_APP})
     root = make_project(tmp_path / "tree", {"real.py": ""})

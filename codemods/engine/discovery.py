@@ -49,8 +49,10 @@ class _GitIgnores:
 
     def __init__(self) -> None:
         self._specs: dict[str, pathspec.GitIgnoreSpec | None] = {}
-        # folder -> the specs that apply in it, root first, each with its folder as a prefix
-        self._chains: dict[str, list[tuple[str, pathspec.GitIgnoreSpec]]] = {}
+        # (folder, git root) -> the specs that apply in it, root first, each with its folder
+        # as a prefix (one walk's folder may be in two repositories: a submodule's, given
+        # after its superproject's)
+        self._chains: dict[tuple[str, str], list[tuple[str, pathspec.GitIgnoreSpec]]] = {}
 
     def _spec(self, directory: str) -> pathspec.GitIgnoreSpec | None:
         if directory not in self._specs:
@@ -69,14 +71,14 @@ class _GitIgnores:
         return self._specs[directory]
 
     def _chain(self, directory: str, root: str) -> list[tuple[str, pathspec.GitIgnoreSpec]]:
-        chain = self._chains.get(directory)
+        chain = self._chains.get((directory, root))
         if chain is None:
             parent = os.path.dirname(directory)
             chain = [] if directory == root or parent == directory else self._chain(parent, root)
             spec = self._spec(directory)
             if spec is not None:
                 chain = [*chain, (os.path.join(directory, ""), spec)]
-            self._chains[directory] = chain
+            self._chains[directory, root] = chain
         return chain
 
     def ignored(self, path: str, root: str, is_dir: bool) -> bool:

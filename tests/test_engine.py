@@ -220,6 +220,24 @@ def test_a_crashing_rule_is_an_internal_error_naming_the_file(tmp_path, monkeypa
     assert result.changed == []
 
 
+def test_a_crash_while_indexing_is_an_internal_error(tmp_path, monkeypatch):
+    """A bug in the collectors while the pre-filter's rounds read a file: the file is named
+    as an internal error (the command exits 2), and no fix spanning files is made with it."""
+    real = engine.collect_facts
+
+    def collect(tree, positions, path, where, partly=False):
+        if Path(path).name == "views.py":
+            raise ValueError("collector bug")
+        return real(tree, positions, path, where, partly)
+
+    monkeypatch.setattr(engine, "collect_facts", collect)
+    root = make_project(tmp_path, {"app.py": BROKEN_APP, "views.py": "import flask\n\nbp = flask.Blueprint('v', __name__)\n"})
+    files = {f.path.name: f for f in run([root], Settings(jobs=1)).files}
+    assert files["views.py"].internal_error
+    assert files["views.py"].error == "internal error while indexing (ValueError('collector bug'))"
+    assert engine.ANY_GROUP in files["views.py"].failed_groups
+
+
 class _TestRaises(_CheckRaises):
     @classmethod
     def may_apply(cls, facts, index):

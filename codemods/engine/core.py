@@ -579,6 +579,8 @@ def _scan_all(files: list[FileResult], shared, workers: _Workers, progress, mini
                 marked[id(result)] = answer
         elif isinstance(answer, FileResult):
             result.error, result.original = answer.error, answer.original
+            result.internal_error = answer.internal_error  # a collector's bug: exit 2
+            result.failed_groups |= answer.failed_groups
         elif isinstance(answer, _Parsed):  # made in this process
             result.original = answer.result.original
             answer.result = result

@@ -92,17 +92,32 @@ def parse(path):
             pass
     return None
 
+def parse_all(paths):
+    for path in paths:
+        parse(path)
+
 with open(sys.argv[1]) as listing:
     files = json.load(listing)
 jobs = int(sys.argv[2])
-files.sort(key=lambda p: -os.stat(p).st_size)
+sizes = {{path: os.stat(path).st_size + 1000 for path in files}}
+files.sort(key=lambda p: -sizes[p])
 if jobs == 1 or len(files) < 2:
     for path in files:
         parse(path)
 else:
-    chunk = max(1, min(64, len(files) // (jobs * 8) or 1))
+    # Chunked as fixsessions' pool chunks them (`core._chunks`): about an equal share of the
+    # bytes each, largest files first, at most 64 files.
+    share = sum(sizes.values()) / (jobs * 8)
+    chunks, chunk, weight = [], [], 0
+    for path in files:
+        chunk.append(path)
+        weight += sizes[path]
+        if weight >= share or len(chunk) == 64:
+            chunks.append(chunk)
+            chunk, weight = [], 0
+    chunks += [chunk] if chunk else []
     with get_context("fork").Pool(jobs) as pool:
-        for _ in pool.imap(parse, files, chunk):
+        for _ in pool.imap(parse_all, chunks, 1):
             pass
 """
 

@@ -776,10 +776,36 @@ def test_workers_take_the_largest_files_first_and_answer_in_the_order_asked(tmp_
         paths.append(tmp_path / f"m{i}.py")
         if size is not None:
             paths[-1].write_bytes(b"#" * size)
-    assert engine._largest_first(paths) == [1, 3, 5, 2, 0, 4]
+    chunks = engine._chunks(paths, 16)
+    assert [i for chunk in chunks for i in chunk] == [1, 3, 5, 2, 0, 4]
     workers = engine._Workers(2)
     assert not workers.in_process(len(paths))
     assert workers.map(_name_of, paths, "x", None, "reading") == [f"x:m{i}.py" for i in range(6)]
+
+
+def test_a_pools_chunks_share_the_bytes_not_the_file_count(tmp_path):
+    """ckan's first round: chunks of as many files each gave one worker the 44 largest
+    files (1.19 s) and the other the 669 others (0.54 s, then waiting). Each chunk now
+    holds about its share of the bytes: big files alone or few together, small files many
+    together (at most `MAX_CHUNK`), every file once, largest first."""
+    sizes = [40_000] * 20 + [2_000] * 300 + [0] * 200
+    paths = []
+    for i, size in enumerate(sizes):
+        paths.append(tmp_path / f"m{i:03}.py")
+        paths[-1].write_bytes(b"#" * size)
+    parts = 16
+    chunks = engine._chunks(paths, parts)
+    assert sorted(i for chunk in chunks for i in chunk) == list(range(len(paths)))
+    weights = [size + engine.FILE_COST for size in sizes]
+    share = sum(weights) / parts
+    for chunk in chunks:
+        assert len(chunk) <= engine.MAX_CHUNK
+        # A chunk closes on the file that reaches its share: less that file, it is below it.
+        assert sum(weights[i] for i in chunk[:-1]) < share
+    assert len(chunks[0]) < len(chunks[-2]) <= engine.MAX_CHUNK
+    assert parts <= len(chunks) <= parts + len(paths) // engine.MAX_CHUNK + 1
+    workers = engine._Workers(2)
+    assert workers.map(_name_of, paths, "y", None, "reading") == [f"y:{p.name}" for p in paths]
 
 
 def test_the_report_collector_visits_a_calls_parts_in_source_order():

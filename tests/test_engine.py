@@ -422,6 +422,51 @@ def test_the_import_graph_answers_as_its_definitions_do(edges):
     assert index.imported_modules == prefixes & set(MODULE_NAMES)
 
 
+PRODUCTION_TEST_NAMES = ["app", "app.db", "app.views", "tests", "tests.helpers", "tests.test_app", "jobs"]
+PRODUCTION_TEST_IMPORTS = [
+    *PRODUCTION_TEST_NAMES, "app.db.Session", "tests.helpers.make_app", "tests.helpers.x.y", "flask.Flask",
+    "appx", "app.missing.x",
+]
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.lists(st.tuples(st.sampled_from(PRODUCTION_TEST_NAMES), st.sampled_from(PRODUCTION_TEST_IMPORTS)), max_size=25))
+def test_production_modules_are_what_production_code_imports(tmp_path_factory, edges):
+    """`production_modules`, which passes over other projects' names and the names it has
+    looked at, answers as its definition says: the modules that are not test code, and,
+    until none is added, every module named by a leading part of a name one of them
+    imports (`tests.helpers.make_app` makes `tests` and `tests.helpers` production code)."""
+    from types import SimpleNamespace
+
+    from fixsessions.codemods.analysis.index import production_modules
+
+    root = tmp_path_factory.getbasetemp() / "production-modules"
+    (root / "tests").mkdir(parents=True, exist_ok=True)
+    (root / "pyproject.toml").touch()  # a project: its tests are test code
+    paths = {
+        name: root.joinpath(*name.split(".")).with_suffix(".py") if name not in ("app", "tests")
+        else root / name / "__init__.py"
+        for name in PRODUCTION_TEST_NAMES
+    }
+    imported = {name: set() for name in PRODUCTION_TEST_NAMES}
+    for importer, name in edges:
+        imported[importer].add(name)
+    modules = {name: SimpleNamespace(name=name, path=paths[name], imported=names) for name, names in imported.items()}
+    from fixsessions.codemods.analysis.facts import is_test_code
+
+    expected = {"app", "app.db", "app.views", "jobs"}  # by the folders: tests/ is test code
+    assert {name for name in PRODUCTION_TEST_NAMES if not is_test_code(paths[name])} == expected
+    while True:
+        reached = {
+            ".".join(parts[:i]) for module in expected for name in imported[module]
+            for parts in [name.split(".")] for i in range(1, len(parts) + 1)
+        } & set(PRODUCTION_TEST_NAMES)
+        if reached <= expected:
+            break
+        expected |= reached
+    assert production_modules(modules) == expected
+
+
 def test_the_prefilters_word_sets_agree_with_word_boundary_patterns():
     """`Mentions` looks learned names up in a file's set of words; the answer is the one
     `\\b(?:names)\\b` patterns give, non-ASCII names included."""

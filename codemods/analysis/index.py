@@ -45,15 +45,22 @@ def production_modules(modules: dict[str, ModuleFacts]) -> set[str]:
     (`facts.is_test_code`), and every module they import, directly or not (a `testing`
     package of the app's own, imported by the app, is production code)."""
     found = {name for name, facts in modules.items() if not is_test_code(facts.path)}
+    # Asked once a round of the pre-filter for each import root: most imported names are
+    # another project's (`flask`, `sqlalchemy.orm`), passed over by their first part.
+    tops = {name.partition(".")[0] for name in modules}
+    done: set[str] = set()  # names whose every leading part has been looked at
     todo = list(found)
     while todo:
         for imported in modules[todo.pop()].imported:
-            parts = imported.split(".")
-            for end in range(1, len(parts) + 1):
-                name = ".".join(parts[:end])
+            if imported in done or imported.partition(".")[0] not in tops:
+                continue
+            name = imported  # and each module name it starts with
+            while name and name not in done:
+                done.add(name)
                 if name in modules and name not in found:
                     found.add(name)
                     todo.append(name)
+                name = name.rpartition(".")[0]
     return found
 
 

@@ -701,7 +701,9 @@ def cli_import():
 
 def test_a_module_closing_or_removing_outside_teardowns_is_not_checked_again(tmp_path, monkeypatch):
     """FS002 and FS010 look at this module's teardown handlers only: a job that calls
-    `close()` and `remove()` has none, and is not read again for them."""
+    `close()` and `remove()` has none, and is not read again for them. The app's teardown,
+    which closes and removes, is read again (FS002 cannot tell from the facts that it also
+    removes what it closes)."""
     root = make_project(tmp_path, {
         "db.py": b"from sqlalchemy.orm import scoped_session, sessionmaker\n\ndb_session = scoped_session(sessionmaker())\n",
         "app.py": b"""\
@@ -714,6 +716,7 @@ app = Flask(__name__)
 
 @app.teardown_appcontext
 def shutdown(exception=None):
+    db_session.close()
     db_session.remove()
 """,
         "jobs.py": b"""\
@@ -730,6 +733,89 @@ def cleanup():
     monkeypatch.setattr(engine, "_fix_file", lambda item, *rest: (checked.append(item.result.path.name), fix_file(item, *rest)))
     assert run([root], Settings(jobs=1, cache=False)).findings == []
     assert "jobs.py" not in checked and "app.py" in checked
+
+
+def test_a_module_the_rules_find_nothing_in_from_its_facts_is_not_read_again(tmp_path, monkeypatch):
+    """FS001, FS005 and FS013 run their checks on the facts first: a file none of them
+    would find anything in is not parsed again to check it. Here: an app whose teardown
+    removes the registry (FS001), the module of a sessionmaker no hand-made session needs a
+    helper for (FS005), a one-shot script's hand-made session (FS005), and a Celery app
+    whose `task_postrun` handler removes the registry (FS013). Before, each was read again
+    and checked, to find nothing (privacyidea: 7 modules of 7; ckan: 6 of 7)."""
+    root = make_project(tmp_path, {
+        "pkg/__init__.py": b"",
+        "pkg/database.py": b"""\
+from sqlalchemy import create_engine
+from sqlalchemy.orm import scoped_session, sessionmaker
+
+engine = create_engine("sqlite://")
+Session = sessionmaker(bind=engine)
+db_session = scoped_session(Session)
+""",
+        "pkg/app.py": b"""\
+from flask import Flask
+
+from pkg.database import db_session
+
+app = Flask(__name__)
+
+
+@app.teardown_appcontext
+def shutdown(exception=None):
+    db_session.remove()
+""",
+        "pkg/worker.py": b"""\
+from celery import Celery
+from celery.signals import task_postrun
+
+from pkg.database import db_session
+
+celery = Celery(__name__)
+
+
+@task_postrun.connect
+def cleanup(*args, **kwargs):
+    db_session.remove()
+""",
+        "pkg/tasks.py": b"""\
+from pkg.database import db_session
+from pkg.worker import celery
+
+
+@celery.task
+def deactivate(user_id):
+    db_session.execute("UPDATE users SET active = 0")
+    db_session.commit()
+""",
+        "pkg/script.py": b"""\
+from pkg.database import Session
+
+
+def main():
+    session = Session()
+    session.execute("DELETE FROM logs")
+    session.commit()
+
+
+if __name__ == "__main__":
+    main()
+""",
+        "pkg/admin.py": b"""\
+from flask import Flask
+
+from pkg.database import db_session
+
+admin = Flask(__name__)
+""",
+    })
+    checked = []
+    fix_file = engine._fix_file
+    monkeypatch.setattr(engine, "_fix_file", lambda item, *rest: (checked.append(item.result.path.name), fix_file(item, *rest)))
+    for jobs in (1, 2):
+        checked.clear()
+        result = run([root], Settings(jobs=jobs, cache=False, unsafe_fixes=True))
+        assert [(f.path.name, f.code) for file in result.files for f in file.found] == [("admin.py", "FS001")]
+        assert checked == ["admin.py"]
 
 
 def test_child_listings_written_from_signatures_match_the_fields():

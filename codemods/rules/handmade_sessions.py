@@ -94,8 +94,26 @@ class HandMadeSession(Rule):
 
     @classmethod
     def may_apply(cls, facts, index) -> bool:
-        sessions = facts.sessions
-        return bool(sessions.factories) or any(index.session_source(h) is not None for h in sessions.handmade)
+        # What `check` finds, on the facts: a helper to generate here (with or without
+        # unsafe fixes), or a hand-made session of a known source (one per plan) outside a
+        # script. Alembic revisions and one-shot commands are not read again for it.
+        if any(
+            next(cls._to_generate(facts, index, unsafe), None) is not None for unsafe in (False, True)
+        ):
+            return True
+        if index.runs_apart(facts) == "script":
+            return False
+        return any(index.session_source(h) is not None for h in facts.sessions.handmade)
+
+    @staticmethod
+    def _to_generate(facts, index, unsafe_fixes: bool) -> Iterator[tuple[str, str, object]]:
+        """(sessionmaker, helper name, where) for each of this module's sessionmakers that
+        gets a `get_db_session()` helper."""
+        to_generate = index.helpers_to_generate(unsafe_fixes) if facts.sessions.factories else {}
+        for factory, location in facts.sessions.factories:
+            name = to_generate.get(factory)
+            if name is not None and factory not in index.existing_helpers:
+                yield factory, name, location
 
     def check(self, ctx: FileContext) -> Iterator[Finding]:
         yield from self._helpers(ctx)
@@ -219,11 +237,7 @@ class HandMadeSession(Rule):
     def _helpers(self, ctx: FileContext) -> Iterator[Finding]:
         """Generate `get_db_session()` next to this module's sessionmakers that need one."""
         index = ctx.index
-        to_generate = index.helpers_to_generate(ctx.unsafe_fixes)
-        for factory, _location in ctx.facts.sessions.factories:
-            name = to_generate.get(factory)
-            if name is None or factory in index.existing_helpers:
-                continue
+        for factory, name, _location in self._to_generate(ctx.facts, index, ctx.unsafe_fixes):
             line = _line_of(ctx, ctx.collected.factory_statements[factory])
             location = _span(ctx, line)
             short = factory.rpartition(".")[2]

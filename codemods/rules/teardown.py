@@ -62,30 +62,20 @@ class MissingTeardown(Rule):
 
     @classmethod
     def may_apply(cls, facts, index) -> bool:
-        # `log = logging.getLogger(__name__)` is an app candidate too: ask which apps it makes.
-        return bool(index.registries and index.apps_of(facts)) or bool(
-            facts.shadowed_registries or facts.class_registries
+        # `check`'s three parts, run on the facts: a file they find nothing in is not read
+        # again (privacyidea's SQL audit, stats and resolver modules each make a registry
+        # that an app's teardown removes).
+        return any(
+            next(found, None) is not None
+            for found in (cls._shadowed_in(facts, index), cls._class_held_in(facts, index),
+                          cls._apps_missing(facts, index))
         )
 
     def check(self, ctx: FileContext) -> Iterator[Finding]:
         yield from self._shadowed(ctx)
         yield from self._class_held(ctx)
         index = ctx.index
-        used = index.registries_used_by(ctx.facts.name)
-        if not used:
-            return
-        for app in index.apps_of(ctx.facts):
-            if index.made_for_workers(app, ctx.facts):
-                continue  # FS013's: its teardown would never run
-            handlers = (
-                h for reg in index.registrations_for(app, ctx.facts.name) for h in reg.handler
-            ) if app.qname else ()
-            reach = index.reach(handlers)
-            if reach.unknown_remove:
-                continue  # a handler removes something we cannot name: trust it
-            missing = [q for q in used if q not in reach.removes | reach.closes]
-            if not missing:
-                continue
+        for app, missing in self._apps_missing(ctx.facts, index):
             names = ", ".join(f"`{index.registries[q][0].name}` ({where_defined(index, q)})" for q in missing)
             message = (
                 f"Flask app `{app.var or 'Flask(...)'}` uses scoped_session {names} but no "
@@ -99,19 +89,31 @@ class MissingTeardown(Rule):
                 message += f" (not fixed: {reason})"
             yield self.finding(ctx, app.location, message, fix)
 
+    @staticmethod
+    def _apps_missing(facts, index) -> Iterator[tuple[AppDef, list[str]]]:
+        """Each app of the module whose teardowns leave registries it uses without
+        `remove()`, with those registries."""
+        used = index.registries_used_by(facts.name) if index.registries else []
+        if not used:
+            return
+        # `log = logging.getLogger(__name__)` is an app candidate too: ask which apps it makes.
+        for app in index.apps_of(facts):
+            if index.made_for_workers(app, facts):
+                continue  # FS013's: its teardown would never run
+            handlers = (
+                h for reg in index.registrations_for(app, facts.name) for h in reg.handler
+            ) if app.qname else ()
+            reach = index.reach(handlers)
+            if reach.unknown_remove:
+                continue  # a handler removes something we cannot name: trust it
+            missing = [q for q in used if q not in reach.removes | reach.closes]
+            if missing:
+                yield app, missing
+
     def _shadowed(self, ctx: FileContext) -> Iterator[Finding]:
         """A teardown removes a module global that a function meant to fill but did not: it
         bound a local of the same name (no `global`), so the global stays None."""
-        facts, index = ctx.facts, ctx.index
-        removed = None
-        for name, (function, location) in sorted(facts.shadowed_registries.items()):
-            qname = f"{facts.name}.{name}"
-            if name not in facts.placeholders or qname in index.registries:
-                continue
-            if removed is None:
-                removed = index.reach(index.teardown_handlers).removes
-            if qname not in removed:
-                continue
+        for name, function, location in self._shadowed_in(ctx.facts, ctx.index):
             yield self.finding(ctx, location, (
                 f"`{name} = scoped_session(...)` in `{function.rpartition('.')[2]}()` binds a "
                 f"local name: the module's `{name}` stays None, so the teardown's "
@@ -119,18 +121,23 @@ class MissingTeardown(Rule):
                 f"declare `global {name}` first"
             ))
 
+    @staticmethod
+    def _shadowed_in(facts, index) -> Iterator[tuple[str, str, object]]:
+        removed = None
+        for name, (function, location) in sorted(facts.shadowed_registries.items()):
+            qname = f"{facts.name}.{name}"
+            if name not in facts.placeholders or qname in index.registries:
+                continue
+            if removed is None:
+                removed = index.reach(index.teardown_handlers).removes
+            if qname in removed:
+                yield name, function, location
+
     def _class_held(self, ctx: FileContext) -> Iterator[Finding]:
         """`self.Session = scoped_session(...)` in a method of a class an app's modules import,
         with no `.Session.remove()` anywhere: the registry's teardown goes next to it, on the
         app the method is given (`init_app(self, app)`)."""
-        facts, index = ctx.facts, ctx.index
-        for cls, attr, method, location in facts.class_registries:
-            if attr in index.removed_attributes:
-                continue  # some handler removes `<something>.Session`: trust it
-            apps = index.apps_importing(facts.name)
-            if not apps:
-                continue
-            app_path, app = apps[0]
+        for cls, attr, method, location, (app_path, app) in self._class_held_in(ctx.facts, ctx.index):
             where = f"{os.path.relpath(app_path)}:{app.location.line}"
             message = (
                 f"scoped_session `self.{attr}` of `{cls.rpartition('.')[2]}` (made in "
@@ -140,6 +147,15 @@ class MissingTeardown(Rule):
             )
             fix, reason = self._fix_class_held(ctx, cls, attr, method)
             yield self.finding(ctx, location, f"{message} (not fixed: {reason})" if reason else message, fix)
+
+    @staticmethod
+    def _class_held_in(facts, index) -> Iterator[tuple]:
+        for cls, attr, method, location in facts.class_registries:
+            if attr in index.removed_attributes:
+                continue  # some handler removes `<something>.Session`: trust it
+            apps = index.apps_importing(facts.name)
+            if apps:
+                yield cls, attr, method, location, apps[0]
 
     def _fix_class_held(self, ctx: FileContext, cls: str, attr: str, method: str):
         node = ctx.collected.function_nodes.get(method)

@@ -59,11 +59,16 @@ class WorkerWithoutRemove(Rule):
         if not index.registries:
             return False
         homes = {f.name for f in index.celery_apps.values()}  # where findings and fixes go
-        if facts.name in homes or (facts.apps and index.celery_factories):
-            return True
-        return any(
+        if not (facts.name in homes or (facts.apps and index.celery_factories) or any(
             index.function_module(job) == facts.name
             for jobs in index.worker_jobs.values() for job in jobs
+        )):
+            return False
+        # `check`'s two parts, run on the facts (timesketch's app and tasks modules: their
+        # tasks run in an app context, and the app serves requests).
+        return any(
+            next(found, None) is not None
+            for found in (cls._worker_apps_in(facts, index), cls._jobs_in(facts, index))
         )
 
     def check(self, ctx: FileContext) -> Iterator[Finding]:
@@ -73,14 +78,8 @@ class WorkerWithoutRemove(Rule):
     def _worker_apps(self, ctx: FileContext) -> Iterator[Finding]:
         """A configuration-only Flask app made beside the Celery app: FS001 adds no teardown
         to it (it would never run), so this says where the sessions are left."""
-        index, facts = ctx.index, ctx.facts
-        used = index.registries_used_by(facts.name)
-        if not used:
-            return
-        for app in index.apps_of(facts):
-            celery = index.made_for_workers(app, facts)
-            if celery is None:
-                continue
+        index = ctx.index
+        for app, celery, used in self._worker_apps_in(ctx.facts, index):
             names = ", ".join(f"`{index.registries[q][0].name}`" for q in used)
             yield self.finding(ctx, app.location, (
                 f"Flask app `{app.var}` serves no request: it is made for the workers of Celery "
@@ -89,25 +88,19 @@ class WorkerWithoutRemove(Rule):
                 f"each task instead (a `task_postrun` handler)"
             ))
 
+    @staticmethod
+    def _worker_apps_in(facts, index) -> Iterator[tuple]:
+        used = index.registries_used_by(facts.name)
+        if not used:
+            return
+        for app in index.apps_of(facts):
+            celery = index.made_for_workers(app, facts)
+            if celery is not None:
+                yield app, celery, used
+
     def _jobs(self, ctx: FileContext) -> Iterator[Finding]:
         index, facts = ctx.index, ctx.facts
-        cleanup = None
-        for kind, jobs in sorted(index.worker_jobs.items()):
-            jobs = [j for j in jobs if not is_test_module(index.function_path(j))]
-            if not jobs:
-                continue
-            if cleanup is None:
-                cleanup = index.task_cleanup
-                if cleanup.unknown_remove:
-                    return  # a handler removes something we cannot name: trust it
-            used = self._registries(index, jobs)
-            missing = [q for q in used if q not in cleanup.removes]
-            if not missing or self._in_app_context(index, jobs):
-                continue
-            home = self._home(index, kind, jobs)
-            if home is None or home[0] != facts.name:
-                continue
-            _, location = home
+        for kind, jobs, missing, location in self._jobs_in(facts, index):
             names = ", ".join(f"`{j.rpartition('.')[2]}`" for j in jobs[:3]) + (", ..." if len(jobs) > 3 else "")
             registries = ", ".join(
                 f"`{index.registries[q][0].name}` ({where_defined(index, q)})" for q in missing
@@ -129,6 +122,27 @@ class WorkerWithoutRemove(Rule):
             if reason:
                 message += f" (not fixed: {reason})"
             yield self.finding(ctx, location, message, fix)
+
+    @classmethod
+    def _jobs_in(cls, facts, index) -> Iterator[tuple]:
+        """(kind, jobs, registries they leave without `remove()`, where) for each kind of
+        job whose finding goes in this module."""
+        cleanup = None
+        for kind, jobs in sorted(index.worker_jobs.items()):
+            jobs = [j for j in jobs if not is_test_module(index.function_path(j))]
+            if not jobs:
+                continue
+            if cleanup is None:
+                cleanup = index.task_cleanup
+                if cleanup.unknown_remove:
+                    return  # a handler removes something we cannot name: trust it
+            used = cls._registries(index, jobs)
+            missing = [q for q in used if q not in cleanup.removes]
+            if not missing or cls._in_app_context(index, jobs):
+                continue
+            home = cls._home(index, kind, jobs)
+            if home is not None and home[0] == facts.name:
+                yield kind, jobs, missing, home[1]
 
     @staticmethod
     def _registries(index, jobs: list[str]) -> list[str]:

@@ -818,6 +818,108 @@ admin = Flask(__name__)
         assert checked == ["admin.py"]
 
 
+REGISTRY_MODULE = b"from sqlalchemy.orm import scoped_session, sessionmaker\ndb_session = scoped_session(sessionmaker())\n"
+
+
+@pytest.mark.parametrize("jobs", [1, 2])
+def test_a_module_beside_a_package_of_its_name_is_asked_about_with_its_own_facts(tmp_path, monkeypatch, jobs):
+    """`app.py` beside `app/__init__.py`: in the project's index the package stands for
+    `app` (`_by_name`); the rules are asked whether they find anything in `app.py` with
+    `app.py`'s own facts, as its check then sees them. Asked with the package's, FS001 and
+    FS013 found nothing to check there, and their findings were lost (a blind review of
+    523aa1f); FS005's coarser answer already missed `work.py`'s hand-made session."""
+    monkeypatch.setattr(engine, "PARALLEL_BYTES", 1)  # with 2 jobs, read in workers
+    root = make_project(tmp_path, {
+        "db.py": REGISTRY_MODULE,
+        "app.py": b"from flask import Flask\nfrom db import db_session\napp = Flask(__name__)\n",
+        "app/__init__.py": b"from sqlalchemy.orm import sessionmaker\nMaker = sessionmaker()\n",
+        "tasks.py": b"""\
+from celery import Celery
+from db import db_session
+celery = Celery(__name__)
+
+
+@celery.task
+def job():
+    db_session.query(1).all()
+""",
+        "tasks/__init__.py": b"from celery import Celery\ncelery = Celery(__name__)\n",
+        # Found on 1e47397 by neither: asked with the package's facts, `make_session` was
+        # no known session source, and FS005 said no.
+        "work.py": b"""\
+from sqlalchemy.orm import Session
+
+
+def make_session():
+    return Session(engine)
+
+
+def job():
+    s = make_session()
+    s.add(1)
+    s.commit()
+    s.close()
+""",
+        "work/__init__.py": b"from sqlalchemy.orm import sessionmaker\nOther = sessionmaker()\n",
+    })
+    result = run([root], Settings(jobs=jobs, cache=False))
+    found = sorted((f.path.name, f.code) for file in result.files for f in file.found)
+    assert found == [("app.py", "FS001"), ("tasks.py", "FS013"), ("work.py", "FS005")]
+
+
+@pytest.mark.parametrize("select", [None, frozenset({"FS001"})])
+def test_a_flask_app_made_for_celery_workers_is_told_apart_in_a_module_read_in_a_worker(tmp_path, monkeypatch, select):
+    """A Flask app made beside a Celery app, serving no request, gets FS013's report, not
+    FS001's teardown (it would never run): also when its module was parsed in a worker and
+    is parsed again to be checked (a different object with the same facts). Compared by
+    identity, `-j2` added the teardown that `-j1` withheld."""
+    monkeypatch.setattr(engine, "PARALLEL_BYTES", 1)
+    root = make_project(tmp_path, {
+        "db.py": REGISTRY_MODULE,
+        "worker.py": b"""\
+from celery import Celery
+from flask import Flask
+from db import db_session
+flask_app = Flask(__name__)
+celery = Celery(__name__)
+""",
+    })
+    outcomes = []
+    for jobs in (1, 2):
+        settings = Settings(jobs=jobs, cache=False, **({"select": select} if select else {}))
+        result = run([root], settings)
+        outcomes.append((sorted((f.path.name, f.code) for file in result.files for f in file.found), result.changed))
+    assert outcomes[0] == outcomes[1]
+    assert outcomes[1] == ([] if select else [("worker.py", "FS013")], [])
+
+
+def test_a_celery_apps_module_read_in_a_worker_gets_its_task_postrun_fix(tmp_path, monkeypatch):
+    """FS013 makes its fix in the module of the Celery app the tasks use: the same with
+    `-j2`, where that module was parsed in a worker and is parsed again to be fixed."""
+    monkeypatch.setattr(engine, "PARALLEL_BYTES", 1)
+    files = {
+        "db.py": REGISTRY_MODULE,
+        "worker.py": b"from celery import Celery\ncelery = Celery(__name__)\n",
+        "tasks.py": b"""\
+from db import db_session
+from worker import celery
+
+
+@celery.task
+def job():
+    db_session.query(1).all()
+""",
+    }
+    fixed = []
+    for jobs in (1, 2):
+        root = make_project(tmp_path / f"j{jobs}", files)
+        result = run([root], Settings(jobs=jobs, cache=False))
+        assert [(f.path.name, f.code) for file in result.files for f in file.found] == [("worker.py", "FS013")]
+        fixed.append([(f.path.name, f.fixed) for f in result.changed])
+    assert fixed[0] == fixed[1]
+    assert b"task_postrun" in fixed[1][0][1]
+
+
 def test_child_listings_written_from_signatures_match_the_fields():
     """`walk.children` lists a node's children with a function written out from its kind's
     ASDL signature: on the standard library (dict unpacking, keyword-only arguments without

@@ -892,8 +892,9 @@ class ProjectIndex:
         served = self.served if facts.name in self.production_names else self.served_anywhere
         if app.function is not None or app.qname is None or app.qname in served:
             return None
-        celery = sorted(q for q, home in self.celery_apps.items() if home is facts)
-        celery += sorted(q for q, home in self.celery_factories.items() if home is facts)
+        # Equal, not the same object: a module parsed in a worker is parsed again to be checked.
+        celery = sorted(q for q, home in self.celery_apps.items() if home == facts)
+        celery += sorted(q for q, home in self.celery_factories.items() if home == facts)
         if not celery:
             return None
         jobs = [j for kind in self.worker_jobs.values() for j in kind]

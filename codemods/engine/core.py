@@ -934,7 +934,9 @@ def _fix_all(selected: list, settings: Settings, unparsed, workers: "_Workers", 
         reached = {root: [item for item in members if id(item) not in failed] for root, members in reached.items()}
     for root, group in by_root.items():
         index = ProjectIndex(_by_name(reached[root] + group), unparsed_by_root.get(root, []))
-        group = [p for p in group if _may_apply(rules, p.facts, index)]
+        # Asked of the index `_fix_file` checks the file against: where `x.py` and
+        # `x/__init__.py` share a name, the package's facts stand for `x` in `index`.
+        group = [p for p in group if _may_apply(rules, p.facts, index.replacing(p.facts))]
         kept = [p for p in group if isinstance(p, _Parsed)]
         for done, item in enumerate(kept, 1):
             _fix_file(item, index, rules, settings)

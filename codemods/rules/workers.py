@@ -113,7 +113,7 @@ class WorkerWithoutRemove(Rule):
             fix, reason = (None, None)
             if kind == "celery" and facts.name not in index.production_names:
                 reason = "the tasks' Celery app is made in test code"  # its handler would not count
-            elif kind == "celery" and any(m is facts for m in index.celery_apps.values()):
+            elif kind == "celery" and any(m == facts for m in index.celery_apps.values()):
                 fix, reason = self._fix(ctx, missing, jobs)
             elif kind == "celery":
                 reason = "no Celery app in the project to connect a `task_postrun` handler to"
